@@ -1,0 +1,61 @@
+"""``garrison import``: files, folders, .gz, .zip and EVTX into the store."""
+
+from __future__ import annotations
+
+import click
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from garrison.cli._context import Context, console, out, pass_ctx
+from garrison.parse import FORMATS
+from garrison.pipeline import build_pipeline
+from garrison.pipeline.runner import import_paths
+from garrison.sources.files import expand, total_bytes
+
+
+@click.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Skip detection and use this parser.")
+@click.option("--batch", default=50_000, show_default=True, help="Records per commit.")
+@pass_ctx
+def import_cmd(ctx: Context, paths: tuple[str, ...], fmt: str | None, batch: int) -> None:
+    """Import log files into the event store.
+
+    Takes files, folders (recursively), .gz and .zip archives and .evtx files.
+    The format is detected per file; lines no parser accepts go to the quarantine.
+    """
+    pipeline = build_pipeline(ctx.config)
+    files = expand(paths)
+    size = total_bytes(files)
+    with Progress(TextColumn("[bold]import"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TransferSpeedColumn(), TextColumn("{task.fields[events]:,} events, {task.fields[rate]:,.0f}/s"),
+                  TimeRemainingColumn(), console=console, transient=False) as bar:
+        task = bar.add_task("import", total=size or None, events=0, rate=0.0)
+        start = bar.get_time()
+
+        def progress(nbytes: int, nevents: int) -> None:
+            t = bar.tasks[0]
+            n = t.fields["events"] + nevents
+            bar.update(task, advance=nbytes, events=n, rate=n / max(1e-6, bar.get_time() - start))
+
+        result = import_paths(pipeline, ctx.store, files, fmt=fmt, batch_size=batch, progress=progress)
+    c = pipeline.counters
+    table = Table(title=f"Stored {result.events:,} events from {result.files} file(s) in {result.seconds:.1f}s "
+                        f"({result.events / max(result.seconds, 1e-9):,.0f} events/s)")
+    table.add_column("dataset")
+    table.add_column("events", justify="right")
+    for ds, n in c.by_dataset.most_common():
+        table.add_row(ds, f"{n:,}")
+    out.print(table)
+    if c.rejected:
+        rt = Table(title=f"Rejected {c.rejected:,} record(s) to the quarantine (see: garrison quarantine list)")
+        rt.add_column("reason")
+        rt.add_column("records", justify="right")
+        for reason, n in c.reject_reasons.most_common():
+            rt.add_row(reason, f"{n:,}")
+        out.print(rt)
+    for w, n in c.warnings.items():
+        out.print(f"[yellow]warning[/]: {n:,} record(s) with {w.replace('_', ' ')} were kept with the bytes escaped")
+
+
+COMMANDS = [import_cmd]

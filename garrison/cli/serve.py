@@ -1,0 +1,94 @@
+"""``garrison serve``: listeners, HTTP and the pipeline in one process on the embedded store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import click
+import uvicorn
+
+from garrison.cli._context import Context, console, pass_ctx
+from garrison.model import RawRecord
+from garrison.pipeline import build_pipeline
+from garrison.pipeline.runner import LiveProcessor, import_paths, record_to_wal
+from garrison.simulate import write_demo_logs
+from garrison.sources.syslog import start_listeners
+from garrison.sources.tokens import create_token, list_tokens
+from garrison.store.wal import Wal
+from garrison.web.app import create_app
+
+log = logging.getLogger("garrison.serve")
+MAINTENANCE_SECONDS = 3600
+
+
+def _load_demo(ctx: Context) -> None:
+    demo_dir = ctx.config.data_path / "demo-logs"
+    files = write_demo_logs(demo_dir)
+    result = import_paths(build_pipeline(ctx.config), ctx.store, files)
+    console.print(f"[green]demo[/]: stored {result.events:,} events from {len(files)} generated log files "
+                  f"({result.rejects} rejected) in {result.seconds:.1f}s")
+    if not any(t["name"] == "demo" for t in list_tokens(ctx.engine)):
+        token = create_token(ctx.engine, "demo", ctx.config.organization)
+        console.print(f"[green]demo[/]: ingest token 'demo' = {token}")
+
+
+@click.command("serve")
+@click.option("--demo", is_flag=True, help="First generate and load a day of demo logs.")
+@pass_ctx
+def serve(ctx: Context, demo: bool) -> None:
+    """Run the syslog listeners, HTTP/HEC ingest and the pipeline until stopped."""
+    cfg = ctx.config
+    if demo:
+        _load_demo(ctx)
+    wal = Wal(cfg.data_path / "wal")
+    processor = LiveProcessor(build_pipeline(cfg), ctx.store, wal, cfg.store.flush_seconds, cfg.store.batch_events)
+    processor.start()
+
+    def durable_sink(records: list[RawRecord]) -> int:
+        return wal.append([record_to_wal(r) for r in records], sync=True)
+
+    def stream_sink(records: list[RawRecord]) -> int:
+        return wal.append([record_to_wal(r) for r in records], sync=False)
+
+    app = create_app(cfg, ctx.engine, durable_sink)
+    host, _, port = cfg.ingest.http.rpartition(":")
+
+    async def syncer() -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            await asyncio.to_thread(wal.sync)
+            if processor.error is not None:
+                raise RuntimeError("the pipeline stopped") from processor.error
+
+    async def maintenance() -> None:
+        while True:
+            await asyncio.sleep(MAINTENANCE_SECONDS)
+            removed = await asyncio.to_thread(ctx.store.apply_retention, cfg.store.retention_days)
+            days = await asyncio.to_thread(ctx.store.compact)
+            log.info("maintenance: removed %d expired files, compacted %d days", removed, days)
+
+    async def main() -> None:
+        await start_listeners(stream_sink, cfg.organization, cfg.ingest.max_line_bytes, cfg.ingest.syslog_udp,
+                              cfg.ingest.syslog_tcp, cfg.ingest.syslog_tls, cfg.ingest.tls_cert, cfg.ingest.tls_key)
+        server = uvicorn.Server(uvicorn.Config(app, host=host or "127.0.0.1", port=int(port), log_level="warning",
+                                               lifespan="off"))
+        console.print(f"[green]garrison[/] serving HTTP on http://{cfg.ingest.http} "
+                      f"(HEC: /services/collector/event), syslog udp={cfg.ingest.syslog_udp} "
+                      f"tcp={cfg.ingest.syslog_tcp} tls={cfg.ingest.syslog_tls}; data in {cfg.data_path}")
+        tasks = [asyncio.create_task(t) for t in (syncer(), maintenance())]
+        try:
+            await server.serve()
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    try:
+        asyncio.run(main())
+    finally:
+        processor.stop()
+        processor.join(timeout=30)
+        wal.close()
+
+
+COMMANDS = [serve]

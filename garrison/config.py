@@ -1,0 +1,95 @@
+"""Configuration: one typed, frozen section per stage, loaded from YAML.
+
+Unknown keys are errors, so a typo never silently changes behaviour.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from garrison.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    retention_days: int = 400
+    compression_level: int = 9
+    flush_seconds: float = 1.0  # how often the live pipeline commits a batch
+    batch_events: int = 50_000
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    syslog_udp: str | None = "127.0.0.1:5514"
+    syslog_tcp: str | None = "127.0.0.1:5514"
+    syslog_tls: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    http: str = "127.0.0.1:8080"
+    max_line_bytes: int = 256 * 1024
+    max_body_bytes: int = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class EnrichConfig:
+    geoip: bool = True  # the country/AS database shipped with geoip2fast
+    maxmind_country: str | None = None  # a GeoLite2/GeoIP2 Country or City .mmdb
+    maxmind_asn: str | None = None  # a GeoLite2/GeoIP2 ASN .mmdb (gives source.as.number)
+    inventory: str | None = None  # YAML or CSV, see docs/inventory.md
+
+
+@dataclass(frozen=True)
+class ParseConfig:
+    field_maps: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> {json key: ECS name}
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: str = "./garrison-data"
+    organization: str = "default"
+    state_url: str | None = None  # PostgreSQL URL when scaled out; default SQLite in data_dir
+    store: StoreConfig = field(default_factory=StoreConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    enrich: EnrichConfig = field(default_factory=EnrichConfig)
+    parse: ParseConfig = field(default_factory=ParseConfig)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(fields)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        default = fields[name].default_factory() if fields[name].default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = _build(type(default), value or {}, f"{where}.{name}")
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
+    """Read a YAML config file (or defaults) and apply top-level overrides such as data_dir."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except OSError as e:
+            raise ConfigError(f"{p}: cannot read config: {e.strerror}") from e
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: invalid YAML: {e}") from e
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return _build(Config, data, str(path or "config"))  # type: ignore[no-any-return]

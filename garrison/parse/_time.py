@@ -1,0 +1,99 @@
+"""Fast timestamp parsing for log formats, with small caches.
+
+Log lines of one file share most of their timestamp text, so the date part is
+parsed once and cached; the time of day is added arithmetically.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from datetime import datetime, timezone
+
+from garrison.model.event import us_from_iso
+
+MONTHS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
+_day_cache: dict[tuple[int, int, int], int] = {}
+
+
+def _day_us(year: int, month: int, day: int) -> int:
+    key = (year, month, day)
+    v = _day_cache.get(key)
+    if v is None:
+        v = calendar.timegm((year, month, day, 0, 0, 0)) * 1_000_000
+        if len(_day_cache) > 50_000:
+            _day_cache.clear()
+        _day_cache[key] = v
+    return v
+
+
+def bsd_us(text: str, reference_us: int | None = None) -> int:
+    """'Dec 10 06:55:46' (RFC 3164, no year, local time taken as UTC).
+
+    The year is the one that puts the time closest before ``reference_us``
+    (the file's mtime on import, now when live), allowing one day of skew.
+    """
+    month = MONTHS[text[0:3]]
+    day = int(text[4:6])
+    hh, mm, ss = int(text[7:9]), int(text[10:12]), int(text[13:15])
+    ref = reference_us if reference_us is not None else int(time.time() * 1_000_000)
+    year = datetime.fromtimestamp(ref / 1_000_000, tz=timezone.utc).year
+    tod = (hh * 3600 + mm * 60 + ss) * 1_000_000
+    us = _day_us(year, month, day) + tod
+    if us > ref + 86_400_000_000:
+        us = _day_us(year - 1, month, day) + tod
+    return us
+
+
+def clf_us(text: str) -> int:
+    """'08/Jun/2020:06:49:01 +0000' (Apache/nginx access logs)."""
+    day = int(text[0:2])
+    month = MONTHS[text[3:6]]
+    year = int(text[7:11])
+    hh, mm, ss = int(text[12:14]), int(text[15:17]), int(text[18:20])
+    us = _day_us(year, month, day) + (hh * 3600 + mm * 60 + ss) * 1_000_000
+    tz = text[21:26]
+    if len(tz) == 5 and tz != "+0000":
+        sign = -1 if tz[0] == "+" else 1
+        us += sign * (int(tz[1:3]) * 3600 + int(tz[3:5]) * 60) * 1_000_000
+    return us
+
+
+_iso_cache: dict[str, int] = {}
+
+
+def iso_us(text: str) -> int:
+    """ISO-8601 in any of its log spellings; caches the date part."""
+    # Fast path: 'YYYY-MM-DDTHH:MM:SS[.ffffff][Z|+00:00]'
+    if len(text) >= 19 and text[4] == "-" and text[7] == "-" and text[13] == ":":
+        tail = text[19:]
+        if tail in ("", "Z", "+00:00", "z") or (tail.startswith(".") and (tail.endswith("Z") or tail[1:].isdigit())):
+            base = _day_us(int(text[0:4]), int(text[5:7]), int(text[8:10]))
+            us = base + (int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])) * 1_000_000
+            if tail.startswith("."):
+                frac = tail[1:].rstrip("Zz")[:6]
+                us += int(frac.ljust(6, "0")) if frac else 0
+            return us
+    return us_from_iso(text)
+
+
+def epoch_us(value: float | int | str) -> int:
+    """Seconds since the epoch (Zeek's ts), possibly as a string."""
+    return int(round(float(value) * 1_000_000))
+
+
+def any_us(value: object) -> int:
+    """Best effort for JSON time fields: epoch seconds/ms or ISO text."""
+    if isinstance(value, (int, float)):
+        v = float(value)
+        if v > 1e14:  # microseconds
+            return int(v)
+        if v > 1e11:  # milliseconds
+            return int(v * 1000)
+        return int(v * 1_000_000)
+    if isinstance(value, str):
+        s = value.strip()
+        if s.replace(".", "", 1).isdigit():
+            return any_us(float(s))
+        return iso_us(s)
+    raise ValueError(f"unsupported time value {value!r}")

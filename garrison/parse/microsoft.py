@@ -1,0 +1,173 @@
+"""Microsoft cloud logs: Entra ID sign-in and audit logs, and the Microsoft 365 unified audit log.
+
+Accepts the Azure Monitor / Event Hub export shape (``properties`` wrapper,
+any key case) and the Graph API shape (fields at top level). Nested values are
+kept under ``azure.signinlogs.*``, ``azure.auditlogs.*`` and ``o365.audit.*``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from garrison.errors import ParseError
+from garrison.model import Event
+from garrison.parse._state import ParseState
+from garrison.parse._time import any_us
+from garrison.parse._util import clean_ip
+
+_LEGACY_CLIENTS = frozenset(
+    c.lower() for c in (
+        "Exchange ActiveSync", "IMAP", "IMAP4", "POP", "POP3", "SMTP", "Authenticated SMTP",
+        "Exchange Web Services", "Other clients", "MAPI Over HTTP", "Offline Address Book",
+        "Outlook Anywhere (RPC over HTTP)", "Exchange Online PowerShell", "AutoDiscover",
+    )
+)
+
+
+def _ci(d: dict[str, Any], *names: str) -> Any:
+    """Case-insensitive get of the first present key."""
+    for n in names:
+        if n in d:
+            return d[n]
+    lower = {k.lower(): v for k, v in d.items()}
+    for n in names:
+        if n.lower() in lower:
+            return lower[n.lower()]
+    return None
+
+
+def _category(obj: dict[str, Any]) -> str:
+    return str(_ci(obj, "category") or "")
+
+
+def classify(obj: dict[str, Any]) -> str | None:
+    cat = _category(obj).lower()
+    props = _ci(obj, "properties")
+    if "signin" in cat:
+        return "entra_signin"
+    if cat == "auditlogs" or (isinstance(props, dict) and "initiatedBy" in props and "activityDisplayName" in props):
+        return "entra_audit"
+    if "CreationTime" in obj and "Operation" in obj and ("Workload" in obj or "RecordType" in obj):
+        return "m365"
+    if "userPrincipalName" in obj and "status" in obj and "createdDateTime" in obj:
+        return "entra_signin"
+    return None
+
+
+def parse_signin(obj: dict[str, Any], text: str, st: ParseState) -> Event:
+    p = _ci(obj, "properties")
+    p = p if isinstance(p, dict) else obj
+    ev: Event = {"event.original": text, "event.kind": "event", "event.dataset": "entra.signin",
+                 "event.category": "authentication", "event.type": "start", "event.action": "sign_in",
+                 "observer.product": "Entra ID"}
+    stamp = _ci(p, "createdDateTime") or _ci(obj, "time", "p_event_time")
+    if stamp:
+        ev["@timestamp"] = any_us(stamp)
+    user = _ci(p, "userPrincipalName") or _ci(obj, "identity")
+    if user:
+        ev["user.name"] = user
+        if "@" in str(user):
+            ev["user.domain"] = str(user).split("@", 1)[1]
+    if ip := clean_ip(_ci(p, "ipAddress") or _ci(obj, "callerIpAddress")):
+        ev["source.ip"] = ip
+    status = _ci(p, "status") or {}
+    code = status.get("errorCode") if isinstance(status, dict) else None
+    if code is not None:
+        ev["event.outcome"] = "success" if int(code) == 0 else "failure"
+        ev["error.code"] = str(code)
+        if isinstance(status, dict) and status.get("failureReason"):
+            ev["error.message"] = status["failureReason"]
+    loc = _ci(p, "location")
+    if isinstance(loc, dict):
+        if loc.get("countryOrRegion"):
+            ev["garrison.reported_country"] = loc["countryOrRegion"]
+        geo = loc.get("geoCoordinates") or {}
+        if isinstance(geo, dict) and geo.get("latitude") is not None:
+            ev["source.geo.location"] = {"lat": geo.get("latitude"), "lon": geo.get("longitude")}
+    client = _ci(p, "clientAppUsed")
+    if isinstance(client, str):
+        ev["azure.signinlogs.client_app_used"] = client
+        ev["garrison.legacy_auth"] = client.lower() in _LEGACY_CLIENTS
+    app = _ci(p, "appDisplayName")
+    if app:
+        ev["azure.signinlogs.app_display_name"] = app
+    ua = _ci(p, "userAgent")
+    if ua:
+        ev["user_agent.original"] = ua
+    ev["azure.signinlogs.category"] = _category(obj)
+    for k in ("authenticationRequirement", "riskLevelDuringSignIn", "riskState", "conditionalAccessStatus",
+              "isInteractive", "mfaDetail", "authenticationDetails", "appId", "resourceDisplayName",
+              "deviceDetail", "authenticationProtocol"):
+        v = _ci(p, k)
+        if v is not None:
+            ev["azure.signinlogs.properties." + k] = v
+    return ev
+
+
+def parse_audit(obj: dict[str, Any], text: str, st: ParseState) -> Event:
+    p = _ci(obj, "properties")
+    p = p if isinstance(p, dict) else obj
+    ev: Event = {"event.original": text, "event.kind": "event", "event.dataset": "entra.audit",
+                 "event.category": "iam", "observer.product": "Entra ID"}
+    stamp = _ci(p, "activityDateTime") or _ci(obj, "time")
+    if stamp:
+        ev["@timestamp"] = any_us(stamp)
+    action = _ci(p, "activityDisplayName") or _ci(obj, "operationName")
+    if action:
+        ev["event.action"] = action
+    res = str(_ci(p, "result") or "").lower()
+    if res:
+        ev["event.outcome"] = "success" if res == "success" else "failure"
+    init = _ci(p, "initiatedBy") or {}
+    actor = (init.get("user") or init.get("app") or {}) if isinstance(init, dict) else {}
+    if isinstance(actor, dict):
+        name = actor.get("userPrincipalName") or actor.get("displayName")
+        if name:
+            ev["user.name"] = name
+        if ip := clean_ip(actor.get("ipAddress")):
+            ev["source.ip"] = ip
+    if "source.ip" not in ev and (ip := clean_ip(_ci(obj, "callerIpAddress"))):
+        ev["source.ip"] = ip
+    targets = _ci(p, "targetResources")
+    if isinstance(targets, list) and targets:
+        t0 = targets[0] if isinstance(targets[0], dict) else {}
+        tname = t0.get("userPrincipalName") or t0.get("displayName")
+        if tname:
+            ev["user.target.name"] = tname
+        ev["azure.auditlogs.properties.target_resources"] = targets
+    for k in ("operationType", "loggedByService", "category", "additionalDetails"):
+        v = _ci(p, k)
+        if v is not None:
+            ev["azure.auditlogs.properties." + k] = v
+    return ev
+
+
+def parse_m365(obj: dict[str, Any], text: str, st: ParseState) -> Event:
+    ev: Event = {"event.original": text, "event.kind": "event", "event.dataset": "m365.audit",
+                 "observer.product": "Microsoft 365"}
+    if obj.get("CreationTime"):
+        ev["@timestamp"] = any_us(obj["CreationTime"])
+    ev["event.action"] = obj.get("Operation")
+    workload = obj.get("Workload")
+    if workload:
+        ev["event.provider"] = workload
+    if obj.get("UserId"):
+        ev["user.name"] = obj["UserId"]
+    if ip := clean_ip(obj.get("ClientIP") or obj.get("ClientIPAddress") or obj.get("ActorIpAddress")):
+        ev["source.ip"] = ip
+    status = str(obj.get("ResultStatus") or "").lower()
+    if status in ("succeeded", "success", "true", "partiallysucceeded"):
+        ev["event.outcome"] = "success"
+    elif status in ("failed", "failure", "false"):
+        ev["event.outcome"] = "failure"
+    op = str(obj.get("Operation") or "")
+    ev["event.category"] = "authentication" if op.startswith("UserLogin") or op == "UserLoggedIn" else "iam" if workload == "AzureActiveDirectory" else "email" if workload == "Exchange" else "file" if workload in ("SharePoint", "OneDrive") else "configuration"
+    for k, v in obj.items():
+        if k not in ("CreationTime", "Operation", "UserId", "ClientIP") and not k.startswith("p_"):
+            ev["o365.audit." + k] = v
+    return ev
+
+
+def check(obj: dict[str, Any]) -> None:
+    if classify(obj) is None:
+        raise ParseError("not an Entra ID or Microsoft 365 audit record")

@@ -1,0 +1,188 @@
+"""Web server logs: Apache/nginx access (combined, common, vhost), IIS W3C, Apache error.
+
+Requests map to ECS ``http.*``, ``url.*``, ``source.ip`` and
+``user_agent.original``; 4xx/5xx set ``event.outcome`` to failure.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+from garrison.errors import ParseError
+from garrison.model import Event
+from garrison.parse._state import ParseState
+from garrison.parse._time import clf_us, iso_us
+from garrison.parse._util import clean_ip, to_int
+
+ACCESS = re.compile(
+    r'(?:(?P<vhost>[^\s"]+) )?(?P<ip>[0-9A-Fa-f:.]+|\S+) (?P<ident>\S+) (?P<user>\S+|"[^"]*") '
+    r'\[(?P<time>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] '
+    r'"(?P<request>(?:[^"\\]|\\.)*)" (?P<status>\d{3}|-) (?P<bytes>\d+|-)'
+    r'(?: "(?P<referrer>(?:[^"\\]|\\.)*)" "(?P<agent>(?:[^"\\]|\\.)*)")?(?P<rest>.*)'
+)
+_APACHE_ERROR = re.compile(r"\[(\w{3}) (\w{3}) (\d\d) (\d\d:\d\d:\d\d)(?:\.\d+)? (\d{4})\] \[([\w:]+)\] (.*)", re.S)
+
+
+def _request(ev: Event, request: str) -> None:
+    parts = request.split(" ")
+    if len(parts) >= 2 and parts[0].isalpha():
+        ev["http.request.method"] = parts[0]
+        url = " ".join(parts[1:-1]) if len(parts) >= 3 and parts[-1].startswith("HTTP/") else " ".join(parts[1:])
+        if len(parts) >= 3 and parts[-1].startswith("HTTP/"):
+            ev["http.version"] = parts[-1][5:]
+        _url(ev, url)
+    elif request and request != "-":
+        ev["http.request.raw"] = request  # garbage or a TLS handshake sent to a plain port
+
+
+def _url(ev: Event, url: str) -> None:
+    ev["url.original"] = url
+    q = url.find("?")
+    ev["url.path"] = url if q < 0 else url[:q]
+    if q >= 0:
+        ev["url.query"] = url[q + 1 :]
+
+
+def _status(ev: Event, status: int | None) -> None:
+    if status is None:
+        return
+    ev["http.response.status_code"] = status
+    ev["event.outcome"] = "failure" if status >= 400 else "success"
+
+
+def parse_access(text: str, st: ParseState) -> Event:
+    m = ACCESS.match(text)
+    if not m:
+        raise ParseError("not an Apache/nginx access log line (common or combined)")
+    ev: Event = {
+        "event.original": text,
+        "event.kind": "event",
+        "event.category": "web",
+        "event.type": "access",
+        "event.dataset": "web.access",
+        "@timestamp": clf_us(m.group("time")),
+    }
+    ip = clean_ip(m.group("ip"))
+    if ip:
+        ev["source.ip"] = ip
+    else:
+        ev["source.domain"] = m.group("ip")
+    if m.group("vhost"):
+        ev["url.domain"] = m.group("vhost").split(":")[0]
+    user = m.group("user").strip('"')
+    if user != "-":
+        ev["user.name"] = user
+    _request(ev, m.group("request"))
+    _status(ev, to_int(m.group("status")))
+    if (b := to_int(m.group("bytes"))) is not None:
+        ev["http.response.body.bytes"] = b
+    ref, agent = m.group("referrer"), m.group("agent")
+    if ref and ref != "-":
+        ev["http.request.referrer"] = ref
+    if agent and agent != "-":
+        ev["user_agent.original"] = agent
+    return ev
+
+
+# W3C field name -> ECS name
+_W3C = {
+    "s-ip": "destination.ip", "cs-method": "http.request.method", "cs-uri-stem": "url.path",
+    "cs-uri-query": "url.query", "s-port": "destination.port", "cs-username": "user.name",
+    "c-ip": "source.ip", "cs(user-agent)": "user_agent.original", "cs(referer)": "http.request.referrer",
+    "sc-status": "http.response.status_code", "sc-bytes": "http.response.body.bytes",
+    "cs-host": "url.domain", "s-computername": "host.name", "s-sitename": "iis.site_name",
+    "sc-substatus": "iis.sub_status", "sc-win32-status": "iis.win32_status", "time-taken": "iis.time_taken",
+}
+
+
+def parse_iis(text: str, st: ParseState) -> Event | None:
+    """IIS W3C extended format. '#Fields:' directives set the columns; other '#' lines are skipped."""
+    if text.startswith("#"):
+        if text.startswith("#Fields:"):
+            st.iis_fields = text[8:].split()
+        return None
+    if not st.iis_fields:
+        raise ParseError("IIS W3C line before any '#Fields:' directive")
+    vals = text.split(" ")
+    if len(vals) != len(st.iis_fields):
+        raise ParseError(f"IIS W3C line has {len(vals)} fields, '#Fields:' declares {len(st.iis_fields)}")
+    ev: Event = {"event.original": text, "event.kind": "event", "event.category": "web",
+                 "event.type": "access", "event.dataset": "web.iis"}
+    date = tm = None
+    for name, v in zip(st.iis_fields, vals):
+        if v == "-":
+            continue
+        lname = name.lower()
+        if lname == "date":
+            date = v
+        elif lname == "time":
+            tm = v
+        elif (target := _W3C.get(lname)) is not None:
+            if target.endswith(".ip"):
+                if ip := clean_ip(v):
+                    ev[target] = ip
+            elif target.endswith((".port", ".status_code", ".bytes")):
+                if (n := to_int(v)) is not None:
+                    ev[target] = n
+            elif target in ("user_agent.original", "http.request.referrer"):
+                ev[target] = v.replace("+", " ")
+            else:
+                ev[target] = v
+        else:
+            ev["iis." + lname] = v
+    if date and tm:
+        ev["@timestamp"] = iso_us(f"{date}T{tm}Z")
+    path = ev.get("url.path")
+    if path:
+        q = ev.get("url.query")
+        ev["url.original"] = f"{path}?{q}" if q else path
+    if "http.response.status_code" in ev:
+        _status(ev, ev["http.response.status_code"])
+    return ev
+
+
+def parse_apache_error(text: str, st: ParseState) -> Event:
+    m = _APACHE_ERROR.match(text)
+    if not m:
+        raise ParseError("not an Apache error log line")
+    _dow, mon, day, tod, year, level, msg = m.groups()
+    ev: Event = {"event.original": text, "event.kind": "event", "event.dataset": "web.error",
+                 "event.category": "web", "event.type": "error", "log.level": level.split(":")[-1],
+                 "@timestamp": clf_us(f"{day}/{mon}/{year}:{tod} +0000"), "message": msg}
+    cm = re.search(r"\[client ([0-9A-Fa-f:.]+)(?::\d+)?\]", msg)
+    if cm and (ip := clean_ip(cm.group(1))):
+        ev["source.ip"] = ip
+    if "user " in msg and ("authentication failure" in msg or "not found" in msg or "password mismatch" in msg.lower()):
+        um = re.search(r"user ([^\s:]+)", msg)
+        if um:
+            ev["user.name"] = um.group(1)
+        ev.update({"event.category": "authentication", "event.outcome": "failure", "event.action": "http_auth"})
+    return ev
+
+
+_NGINX_ERROR = re.compile(r"(\d{4})/(\d\d)/(\d\d) (\d\d:\d\d:\d\d) \[(\w+)\] (\d+)#\d+: (.*)", re.S)
+
+
+def parse_nginx_error(text: str, st: ParseState) -> Event:
+    m = _NGINX_ERROR.match(text)
+    if not m:
+        raise ParseError("not an nginx error log line")
+    y, mo, d, tod, level, pid, msg = m.groups()
+    ev: Event = {"event.original": text, "event.kind": "event", "event.dataset": "web.error",
+                 "event.category": "web", "event.type": "error", "log.level": level,
+                 "@timestamp": iso_us(f"{y}-{mo}-{d}T{tod}Z"), "process.pid": int(pid), "message": msg}
+    cm = re.search(r"client: ([0-9A-Fa-f:.]+)", msg)
+    if cm and (ip := clean_ip(cm.group(1))):
+        ev["source.ip"] = ip
+    um = re.search(r'user "([^"]+)"', msg)
+    if um and ("was not found" in msg or "password mismatch" in msg):
+        ev.update({"user.name": um.group(1), "event.category": "authentication",
+                   "event.outcome": "failure", "event.action": "http_auth"})
+    return ev
+
+
+def decode_url(value: str) -> str:
+    """Percent-decode twice (double-encoding is a common evasion)."""
+    once = unquote(value)
+    return unquote(once) if "%" in once else once

@@ -1,0 +1,178 @@
+"""HTTP ingest: NDJSON POST and a Splunk HEC-compatible endpoint.
+
+A 2xx response means the records are fsynced in the WAL. Fluent Bit, Vector,
+NXLog and Logstash can send with their Splunk HEC or HTTP outputs unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+
+from garrison.errors import AuthError
+from garrison.model import RawRecord
+from garrison.sources.tokens import verify_token
+
+# Splunk sourcetype -> Garrison parser
+SOURCETYPES = {
+    "syslog": "syslog", "linux_secure": "syslog", "access_combined": "access", "access_common": "access",
+    "nginx": "access", "iis": "iis", "cef": "cef", "suricata": "json", "zeek": "json", "_json": "json",
+    "xmlwineventlog": "windows_xml", "wineventlog": "json",
+}
+
+Sink = Callable[[list[RawRecord]], int]
+
+
+def _hec(text: str, code: int, status: int) -> JSONResponse:
+    return JSONResponse({"text": text, "code": code}, status_code=status)
+
+
+
+
+def build_router(engine: Engine, sink: Sink, max_body: int, max_line: int) -> APIRouter:
+    router = APIRouter()
+
+    async def _auth(request: Request, scheme: str) -> tuple[str, str]:
+        auth = request.headers.get("authorization", "")
+        token = None
+        for s in (scheme, "Bearer"):
+            if auth.lower().startswith(s.lower() + " "):
+                token = auth[len(s) + 1 :].strip()
+        return await run_in_threadpool(verify_token, engine, token)
+
+    async def _body(request: Request) -> bytes | None:
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_body:
+                return None
+        return body
+
+    async def _store(records: list[RawRecord]) -> None:
+        await run_in_threadpool(sink, records)
+
+    @router.post("/api/v1/ingest")
+    async def ingest_ndjson(request: Request, format: str | None = None) -> JSONResponse:
+        """NDJSON (or any line format with ?format=): one record per line."""
+        try:
+            name, org = await _auth(request, "Bearer")
+        except AuthError as e:
+            return JSONResponse({"error": {"code": "unauthorized", "message": str(e)}}, status_code=401)
+        body = await _body(request)
+        if body is None:
+            return JSONResponse({"error": {"code": "too_large", "message": f"body exceeds {max_body} bytes"}}, status_code=413)
+        records = _lines(body, f"http:{name}", format, org, "http", max_line)
+        await _store(records)
+        return JSONResponse({"accepted": len(records)})
+
+    @router.get("/services/collector/health")
+    @router.get("/services/collector/health/1.0")
+    async def hec_health() -> JSONResponse:
+        return _hec("HEC is healthy", 17, 200)
+
+    @router.post("/services/collector/event")
+    @router.post("/services/collector/event/1.0")
+    @router.post("/services/collector")
+    async def hec_event(request: Request) -> JSONResponse:
+        try:
+            name, org = await _auth(request, "Splunk")
+        except AuthError as e:
+            return _hec("Token is required" if "missing" in str(e) else "Invalid token", 2 if "missing" in str(e) else 4,
+                        401 if "missing" in str(e) else 403)
+        body = await _body(request)
+        if body is None:
+            return _hec("Content too large", 27, 413)
+        if not body.strip():
+            return _hec("No data", 5, 400)
+        try:
+            records = _hec_events(body.decode("utf-8"), f"hec:{name}", org)
+        except (ValueError, UnicodeDecodeError) as e:
+            return JSONResponse({"text": "Invalid data format", "code": 6, "invalid-event-number": getattr(e, "index", 0)},
+                                status_code=400)
+        await _store(records)
+        return _hec("Success", 0, 200)
+
+    @router.post("/services/collector/raw")
+    @router.post("/services/collector/raw/1.0")
+    async def hec_raw(request: Request, sourcetype: str | None = None, host: str | None = None) -> JSONResponse:
+        try:
+            name, org = await _auth(request, "Splunk")
+        except AuthError:
+            return _hec("Invalid token", 4, 403)
+        body = await _body(request)
+        if body is None:
+            return _hec("Content too large", 27, 413)
+        if not body.strip():
+            return _hec("No data", 5, 400)
+        fmt = SOURCETYPES.get((sourcetype or "").lower())
+        records = _lines(body, f"hec:{name}", fmt, org, "hec", max_line)
+        if host:
+            for r in records:
+                r.meta["host"] = host
+        await _store(records)
+        return _hec("Success", 0, 200)
+
+    return router
+
+
+def _lines(body: bytes, source: str, fmt: str | None, org: str, inp: str, max_line: int) -> list[RawRecord]:
+    out = []
+    for i, raw in enumerate(body.split(b"\n"), start=1):
+        raw = raw.rstrip(b"\r")
+        if not raw.strip():
+            continue
+        meta: dict[str, Any] = {"org": org, "input": inp}
+        if len(raw) > max_line:
+            meta["too_long"] = f"line of {len(raw)} bytes exceeds the limit of {max_line} (ingest.max_line_bytes)"
+            raw = raw[: 1024 * 1024]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            text = raw.decode("utf-8", "backslashreplace")
+            meta["invalid_utf8"] = f"invalid UTF-8 at byte {e.start} of the line"
+        out.append(RawRecord(text=text, source=source, position=i, format=fmt, meta=meta))
+    return out
+
+
+class _HecError(ValueError):
+    def __init__(self, msg: str, index: int):
+        super().__init__(msg)
+        self.index = index
+
+
+def _hec_events(text: str, source: str, org: str) -> list[RawRecord]:
+    """HEC's body: JSON objects one after another, each with an 'event' (string or object)."""
+    dec = json.JSONDecoder()
+    pos, out, n = 0, [], 0
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n":
+            pos += 1
+        if pos >= len(text):
+            break
+        try:
+            obj, pos = dec.raw_decode(text, pos)
+        except json.JSONDecodeError as e:
+            raise _HecError(f"event {n}: {e}", n) from e
+        if not isinstance(obj, dict) or "event" not in obj:
+            raise _HecError(f"event {n}: missing 'event'", n)
+        ev = obj["event"]
+        meta: dict[str, Any] = {"org": org, "input": "hec"}
+        for k in ("time", "host", "source", "sourcetype", "index"):
+            if obj.get(k) is not None:
+                meta[k] = obj[k]
+        if isinstance(obj.get("fields"), dict):
+            meta["fields"] = obj["fields"]
+        fmt = SOURCETYPES.get(str(obj.get("sourcetype", "")).lower())
+        n += 1
+        if isinstance(ev, dict):
+            out.append(RawRecord(text=json.dumps(ev, separators=(",", ":")), obj=ev, source=source, position=n,
+                                 format=fmt if fmt != "json" else None, meta=meta))
+        else:
+            out.append(RawRecord(text=str(ev), source=source, position=n, format=fmt, meta=meta))
+    return out

@@ -1,0 +1,273 @@
+"""The embedded event store: Parquet files partitioned by day, listed in a manifest.
+
+Layout under the data directory::
+
+    events/day=2026-11-28/p-000000000042-000.parquet
+    state.db   (manifest `parts`, `commits`, `daily_counts`, `quarantine`)
+
+A batch is committed in two steps: Parquet files are written under temporary
+names and renamed, then one state-database transaction records the parts, the
+rollups, the quarantined rejects and the WAL offset. A crash between the two
+leaves files that the manifest does not list; ``open`` deletes them, and the
+WAL is replayed from the last committed offset, so each record is stored once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import Engine, delete, func, insert, select, update
+
+from garrison.model import CORE_COLUMNS, Event, Reject
+from garrison.store import state as S
+
+_ARROW = {"ts": pa.timestamp("us", tz="UTC"), "str": pa.string(), "int": pa.int64()}
+SCHEMA = pa.schema([pa.field(n, _ARROW[t]) for n, t in CORE_COLUMNS.items()] + [pa.field("extra", pa.string())])
+_CORE = frozenset(CORE_COLUMNS)
+_US_PER_DAY = 86_400_000_000
+MAX_QUARANTINE_RAW = 4 * 1024 * 1024
+
+
+def day_of(us: int) -> str:
+    return (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=us)).strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    seq: int
+    events: int
+    rejects: int
+    first_event_id: int
+
+
+def _coerce(name: str, kind: str, values: list[Any]) -> pa.Array:
+    try:
+        return pa.array(values, type=_ARROW[kind])
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        fixed: list[Any] = []
+        for v in values:
+            if v is None:
+                fixed.append(None)
+            elif kind == "str":
+                fixed.append(v if isinstance(v, str) else orjson.dumps(v).decode())
+            else:
+                try:
+                    fixed.append(int(v))
+                except (TypeError, ValueError, OverflowError):
+                    fixed.append(None)
+        return pa.array(fixed, type=_ARROW[kind])
+
+
+def to_table(events: Sequence[Event]) -> pa.Table:
+    cols = [_coerce(n, k, [e.get(n) for e in events]) for n, k in CORE_COLUMNS.items()]
+    extras: list[str | None] = []
+    dumps = orjson.dumps
+    for e in events:
+        if len(e) > 0:
+            x = {k: v for k, v in e.items() if k not in _CORE}
+            extras.append(dumps(x, default=str).decode() if x else None)
+        else:
+            extras.append(None)
+    cols.append(pa.array(extras, type=pa.string()))
+    return pa.Table.from_arrays(cols, schema=SCHEMA)
+
+
+def from_row(row: dict[str, Any]) -> Event:
+    """A stored row back to an event dict (timestamps as epoch us)."""
+    ev: Event = {}
+    for k, v in row.items():
+        if v is None or k == "extra":
+            continue
+        if isinstance(v, datetime):
+            delta = v - datetime(1970, 1, 1, tzinfo=timezone.utc)
+            v = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+        ev[k] = v
+    if row.get("extra"):
+        ev.update(orjson.loads(row["extra"]))
+    return ev
+
+
+class EventStore:
+    """Writes committed batches and lists the files a query must read."""
+
+    def __init__(self, data_dir: str | Path, engine: Engine, compression_level: int = 9):
+        self.root = Path(data_dir)
+        self.engine = engine
+        self.level = compression_level
+        (self.root / "events").mkdir(parents=True, exist_ok=True)
+        self._remove_orphans()
+
+    # -- recovery -------------------------------------------------------------
+    def _remove_orphans(self) -> None:
+        with self.engine.connect() as c:
+            known = {r[0] for r in c.execute(select(S.parts.c.path))}
+        for p in (self.root / "events").rglob("*"):
+            if p.is_file() and (p.suffix == ".tmp" or str(p.relative_to(self.root)) not in known):
+                p.unlink()
+
+    def last_commit(self) -> tuple[int, int | None, int]:
+        """(seq, wal_offset, next_event_id) of the newest commit."""
+        with self.engine.connect() as c:
+            row = c.execute(select(S.commits).order_by(S.commits.c.seq.desc()).limit(1)).mappings().first()
+            if row is None:
+                return 0, None, 1
+            off = c.execute(select(func.max(S.commits.c.wal_offset))).scalar()
+            return row["seq"], off, row["next_event_id"]
+
+    # -- writing ----------------------------------------------------------------
+    def commit(self, events: list[Event], rejects: Sequence[Reject] = (), wal_offset: int | None = None) -> CommitResult:
+        seq, _, next_id = self.last_commit()
+        seq += 1
+        now = int(time.time() * 1_000_000)
+        by_day: dict[str, list[Event]] = defaultdict(list)
+        for i, e in enumerate(events):
+            e["event.id"] = next_id + i
+            e["event.ingested"] = now
+            ts = e.get("@timestamp")
+            if not isinstance(ts, int):
+                e["@timestamp"] = ts = now
+            by_day[day_of(ts)].append(e)
+        written: list[dict[str, Any]] = []
+        try:
+            for day, evs in sorted(by_day.items()):
+                written.append(self._write_part(day, seq, len(written), evs))
+            self._record(seq, now, events, rejects, written, wal_offset, next_id + len(events))
+        except BaseException:
+            for w in written:
+                (self.root / w["path"]).unlink(missing_ok=True)
+            raise
+        return CommitResult(seq, len(events), len(rejects), next_id)
+
+    def _write_part(self, day: str, seq: int, idx: int, evs: list[Event]) -> dict[str, Any]:
+        evs.sort(key=lambda e: e["@timestamp"])
+        table = to_table(evs)
+        rel = f"events/day={day}/p-{seq:012d}-{idx:03d}.parquet"
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        pq.write_table(table, tmp, compression="zstd", compression_level=self.level,
+                       row_group_size=256_000, write_statistics=True)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+        return {"path": rel, "day": day, "seq": seq, "rows": len(evs), "bytes": path.stat().st_size,
+                "min_ts": evs[0]["@timestamp"], "max_ts": evs[-1]["@timestamp"]}
+
+    def _record(self, seq: int, now: int, events: list[Event], rejects: Sequence[Reject],
+                written: list[dict[str, Any]], wal_offset: int | None, next_id: int) -> None:
+        counts: Counter[tuple[str, str, str, str, str]] = Counter()
+        health: dict[str, list[Any]] = {}
+        for e in events:
+            counts[(day_of(e["@timestamp"]), e.get("organization.id") or "default", e.get("input.type") or "unknown",
+                    e.get("event.dataset") or "unknown", e.get("event.outcome") or "none")] += 1
+            src = e.get("log.file.path") or e.get("input.type") or "unknown"
+            h = health.setdefault(src, [e.get("input.type"), 0, 0])
+            h[1] += 1
+        for r in rejects:
+            h = health.setdefault(r.source, [None, 0, 0])
+            h[2] += 1
+        with self.engine.begin() as c:
+            c.execute(insert(S.commits).values(seq=seq, wal_offset=wal_offset, next_event_id=next_id,
+                                               committed_at=now, events=len(events), rejects=len(rejects)))
+            if written:
+                c.execute(insert(S.parts), written)
+            for (day, org, inp, ds, out), n in counts.items():
+                key = dict(day=day, organization_id=org, input_type=inp, dataset=ds, outcome=out)
+                res = c.execute(update(S.daily_counts).where(*[getattr(S.daily_counts.c, k) == v for k, v in key.items()])
+                                .values(n=S.daily_counts.c.n + n))
+                if res.rowcount == 0:
+                    c.execute(insert(S.daily_counts).values(**key, n=n))
+            for src, (inp, ne, nr) in health.items():
+                res = c.execute(update(S.source_health).where(S.source_health.c.source == src).values(
+                    events=S.source_health.c.events + ne, rejects=S.source_health.c.rejects + nr,
+                    **({"last_event_at": now} if ne else {})))
+                if res.rowcount == 0:
+                    c.execute(insert(S.source_health).values(source=src, input_type=inp, events=ne, rejects=nr,
+                                                              last_event_at=now if ne else None))
+            if rejects:
+                c.execute(insert(S.quarantine), [
+                    dict(received_at=now, source=r.source, position=r.position, byte_offset=r.offset,
+                         format=r.format, reason=r.reason, raw=r.raw[:MAX_QUARANTINE_RAW]) for r in rejects])
+
+    # -- reading ---------------------------------------------------------------
+    def files(self, since_us: int | None = None, until_us: int | None = None) -> list[str]:
+        q = select(S.parts.c.path)
+        if since_us is not None:
+            q = q.where(S.parts.c.max_ts >= since_us)
+        if until_us is not None:
+            q = q.where(S.parts.c.min_ts < until_us)
+        with self.engine.connect() as c:
+            return [str(self.root / r[0]) for r in c.execute(q.order_by(S.parts.c.day, S.parts.c.seq))]
+
+    def stats(self) -> dict[str, int]:
+        with self.engine.connect() as c:
+            row = c.execute(select(func.count(), func.coalesce(func.sum(S.parts.c.rows), 0),
+                                   func.coalesce(func.sum(S.parts.c.bytes), 0))).one()
+            q = c.execute(select(func.count()).select_from(S.quarantine)).scalar() or 0
+        return {"parts": row[0], "events": int(row[1]), "bytes": int(row[2]), "quarantined": int(q)}
+
+    # -- maintenance -------------------------------------------------------------
+    def compact(self, min_parts: int = 2) -> int:
+        """Merge each day's parts into one file; returns how many days were compacted."""
+        with self.engine.connect() as c:
+            days = [r[0] for r in c.execute(select(S.parts.c.day).group_by(S.parts.c.day)
+                                            .having(func.count() >= min_parts))]
+        for day in days:
+            with self.engine.connect() as c:
+                rows = c.execute(select(S.parts).where(S.parts.c.day == day)).mappings().all()
+            table = pa.concat_tables([pq.read_table(self.root / r["path"], schema=SCHEMA) for r in rows])
+            table = table.sort_by("@timestamp")
+            seq = max(r["seq"] for r in rows)
+            rel = f"events/day={day}/c-{seq:012d}.parquet"
+            path = self.root / rel
+            tmp = path.with_suffix(".tmp")
+            pq.write_table(table, tmp, compression="zstd", compression_level=self.level, row_group_size=256_000)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            ts = table.column("@timestamp")
+            with self.engine.begin() as c:
+                c.execute(delete(S.parts).where(S.parts.c.path.in_([r["path"] for r in rows])))
+                c.execute(insert(S.parts).values(path=rel, day=day, seq=seq, rows=table.num_rows,
+                                                 bytes=path.stat().st_size,
+                                                 min_ts=min(r["min_ts"] for r in rows), max_ts=max(r["max_ts"] for r in rows)))
+            del ts
+            for r in rows:
+                if r["path"] != rel:
+                    (self.root / r["path"]).unlink(missing_ok=True)
+        return len(days)
+
+    def apply_retention(self, max_age_days: int, now_us: int | None = None) -> int:
+        """Delete event files older than the cut-off; the daily rollups are kept. Returns files removed."""
+        now_us = now_us or int(time.time() * 1_000_000)
+        cutoff = day_of(now_us - max_age_days * _US_PER_DAY)
+        with self.engine.begin() as c:
+            old = [r[0] for r in c.execute(select(S.parts.c.path).where(S.parts.c.day < cutoff))]
+            c.execute(delete(S.parts).where(S.parts.c.day < cutoff))
+        for rel in old:
+            p = self.root / rel
+            p.unlink(missing_ok=True)
+            try:
+                p.parent.rmdir()
+            except OSError:
+                pass
+        return len(old)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,97 @@
+"""Garrison's state database: SQLAlchemy Core tables on SQLite (embedded) or PostgreSQL.
+
+It holds the event store's manifest and commit log, the daily rollups, the
+quarantine and the ingest tokens. Later stages add their own tables here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import (
+    BigInteger, Column, Engine, Integer, MetaData, String, Table, Text, create_engine, event,
+)
+
+metadata = MetaData()
+
+commits = Table(
+    "commits", metadata,
+    Column("seq", BigInteger, primary_key=True),
+    Column("wal_offset", BigInteger),  # WAL position up to which records are stored; NULL for imports
+    Column("next_event_id", BigInteger, nullable=False),
+    Column("committed_at", BigInteger, nullable=False),  # epoch us
+    Column("events", Integer, nullable=False),
+    Column("rejects", Integer, nullable=False),
+)
+
+parts = Table(
+    "parts", metadata,
+    Column("path", String(512), primary_key=True),  # relative to the data dir
+    Column("day", String(10), nullable=False, index=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("min_ts", BigInteger),
+    Column("max_ts", BigInteger),
+)
+
+daily_counts = Table(
+    "daily_counts", metadata,
+    Column("day", String(10), primary_key=True),
+    Column("organization_id", String(64), primary_key=True),
+    Column("input_type", String(64), primary_key=True),
+    Column("dataset", String(128), primary_key=True),
+    Column("outcome", String(32), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
+
+source_health = Table(
+    "source_health", metadata,
+    Column("source", String(512), primary_key=True),
+    Column("input_type", String(64)),
+    Column("last_event_at", BigInteger),  # epoch us, ingest time
+    Column("events", BigInteger, nullable=False, default=0),
+    Column("rejects", BigInteger, nullable=False, default=0),
+)
+
+quarantine = Table(
+    "quarantine", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", BigInteger, nullable=False),
+    Column("source", String(512), nullable=False, index=True),
+    Column("position", BigInteger),
+    Column("byte_offset", BigInteger),
+    Column("format", String(64)),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+)
+
+ingest_tokens = Table(
+    "ingest_tokens", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("token_hash", String(128), nullable=False, unique=True),  # sha256 of a 256-bit random token
+    Column("organization_id", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")  # a commit is on disk when it returns
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def open_state(url_or_dir: str | Path) -> Engine:
+    """Open (and create) the state database: a directory means embedded SQLite inside it."""
+    s = str(url_or_dir)
+    if "://" not in s:
+        Path(s).mkdir(parents=True, exist_ok=True)
+        s = f"sqlite:///{Path(s) / 'state.db'}"
+    engine = create_engine(s, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    metadata.create_all(engine)
+    return engine

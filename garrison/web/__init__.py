@@ -1,0 +1,1 @@
+"""HTTP: the FastAPI application (ingest now; the console and APIs join it)."""

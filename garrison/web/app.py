@@ -1,0 +1,31 @@
+"""The FastAPI application and its route table."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+
+from garrison.config import Config
+from garrison.sources.http import Sink, build_router
+
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    """The one JSON error envelope of Garrison's own API."""
+    return {"error": {"code": code, "message": message}}
+
+
+def create_app(config: Config, engine: Engine, sink: Sink) -> FastAPI:
+    app = FastAPI(title="Garrison", version="0.1.0", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    app.include_router(build_router(engine, sink, config.ingest.max_body_bytes, config.ingest.max_line_bytes))
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(error_body("invalid_request", str(exc.errors())[:500]), status_code=422)
+
+    return app
