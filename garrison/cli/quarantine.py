@@ -32,7 +32,7 @@ def list_cmd(ctx: Context, source: str | None, limit: int, as_json: bool) -> Non
         total = c.execute(select(func.count()).select_from(S.quarantine)).scalar()
     if as_json:
         for r in rows:
-            click.echo(orjson.dumps({**dict(r), "received_at": iso_from_us(r["received_at"])}).decode())
+            click.echo(orjson.dumps({**{str(k): r[k] for k in r.keys()}, "received_at": iso_from_us(r["received_at"])}).decode())
         return
     t = Table(title=f"{total:,} quarantined record(s)")
     for col in ("id", "source", "position", "reason", "raw"):

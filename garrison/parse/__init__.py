@@ -48,7 +48,7 @@ JSON_PARSERS: dict[str, JsonParser] = {
 # 'json' detects the JSON flavour per record; 'evtx' is a binary file format read by sources.
 FORMATS = sorted([*TEXT_PARSERS, *JSON_PARSERS, "json", "evtx"])
 
-_BSD = re.compile(r"(?:<\d{1,3}>)?[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ")
+_BSD = re.compile(r"(?:<\d{1,3}>)?[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d ")
 _ISO_HOST = re.compile(r"(?:<\d{1,3}>)?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* \S+ [^\s:]+:")
 _NGINX_ERR = re.compile(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\w+\] \d+#")
 _APACHE_ERR = re.compile(r"\[\w{3} \w{3} \d\d \d\d:\d\d:\d\d")

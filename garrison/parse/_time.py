@@ -33,6 +33,8 @@ def bsd_us(text: str, reference_us: int | None = None) -> int:
     The year is the one that puts the time closest before ``reference_us``
     (the file's mtime on import, now when live), allowing one day of skew.
     """
+    if text[5] == " ":  # 'Jun 7 01:10:56': day without padding
+        text = text[:4] + "0" + text[4:]
     month = MONTHS[text[0:3]]
     day = int(text[4:6])
     hh, mm, ss = int(text[7:9]), int(text[10:12]), int(text[13:15])

@@ -19,18 +19,30 @@ _P = r"(?: port (?P<port>\d+))?"
 
 # (regex, action, category, type, outcome). First match wins; order matters.
 _SSHD: list[tuple[re.Pattern[str], str, str, str, str]] = [
-    (re.compile(rf"Failed (?P<method>\S+) for (?:invalid user )?{_U} from {_H}{_P}(?: ssh\d?)?"),
+    # The user name is attacker-chosen and may itself contain ' from 1.2.3.4 port 1 ssh2': the real
+    # address is the first 'from' whose 'port N sshN' is followed by ':' or the end of the line.
+    (re.compile(rf"Failed (?P<method>\S+) for (?:invalid user )?(?P<user>.*?) from {_H}{_P}(?: ssh\d?)?(?=:|\s*\]?\s*$|\s*\[preauth\]\s*$)"),
      "ssh_login", "authentication", "start", "failure"),
-    (re.compile(rf"Accepted (?P<method>\S+) for {_U} from {_H}{_P}"),
+    (re.compile(rf"Accepted (?P<method>\S+) for (?P<user>.*?) from {_H}{_P}(?: ssh\d?)?(?=:|\s*$)"),
      "ssh_login", "authentication", "start", "success"),
     (re.compile(rf"[Ii]nvalid user {_U} from {_H}{_P}\s*$"),
      "invalid_user", "authentication", "start", "failure"),
-    (re.compile(rf"(?:error: )?(?:PAM: )?[Aa]uthentication failure for (?:illegal user |invalid user )?{_U} from {_H}(?: via \S+)?\s*$"),
+    (re.compile(rf"(?:error: )?(?:PAM: )?[Aa]uthentication (?:failure|error) for (?:illegal user |invalid user )?{_U} from {_H}(?: via \S+)?\s*$"),
      "ssh_login", "authentication", "start", "failure"),
+    (re.compile(rf"(?:error: )?PAM: User not known to the underlying authentication module for (?:illegal user |invalid user )?{_U} from {_H}\s*$"),
+     "invalid_user", "authentication", "start", "failure"),
+    (re.compile(rf"ROOT LOGIN REFUSED FROM (?:::ffff:)?{_H}{_P}"),
+     "root_login_refused", "authentication", "start", "failure"),
+    (re.compile(rf"refused connect from \S*? ?\((?:::ffff:)?{_H}\)"),
+     "connection_refused", "network", "connection", "failure"),
+    (re.compile(rf"Disconnecting: Too many authentication failures(?: for (?:invalid user )?{_U})?(?: \[preauth\])?\s*$"),
+     "max_auth_attempts", "authentication", "start", "failure"),
     (re.compile(rf"(?:error: )?maximum authentication attempts exceeded for (?:invalid user )?{_U} from {_H}{_P}"),
      "max_auth_attempts", "authentication", "start", "failure"),
     (re.compile(rf"User {_U} from {_H} not allowed because"),
      "user_not_allowed", "authentication", "start", "failure"),
+    (re.compile(rf"(?:Disconnecting|Connection closed by|Disconnected from) invalid user (?P<user>\S*) +{_H}{_P}(?:[: ].*)?$"),
+     "invalid_user", "authentication", "start", "failure"),
     (re.compile(rf"(?:error: )?(?:Received disconnect|Disconnecting)(?: from)? (?:authenticating user |invalid user )?(?:{_U} )?{_H}{_P}: ?(?:\d+: )?.*\[preauth\]"),
      "disconnect_preauth", "network", "end", "unknown"),
     (re.compile(rf"(?:Connection closed|Disconnected|Connection reset) (?:by|from) (?:authenticating user |invalid user )?(?:{_U} )?{_H}{_P} \[preauth\]"),
@@ -79,7 +91,7 @@ def _apply(m: re.Match[str], ev: Event, action: str, cat: str, typ: str, outcome
 
 def parse_sshd(msg: str, ev: Event, st: ParseState) -> None:
     ev["event.dataset"] = "sshd"
-    if msg.startswith("pam_") or "pam_unix(" in msg:
+    if msg.startswith("pam_") or "pam_unix(" in msg or (msg.startswith("PAM ") and "more authentication failure" in msg):
         parse_pam(msg, ev, st)
         ev["event.dataset"] = "sshd"
         return

@@ -20,8 +20,8 @@ from garrison.parse._time import bsd_us, iso_us
 _RFC5424 = re.compile(r"<(\d{1,3})>(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+) ?(.*)", re.S)
 # [<PRI>]Mmm dd hh:mm:ss HOST TAG[PID]: MSG   (TAG may be absent)
 _RFC3164 = re.compile(
-    r"(?:<(\d{1,3})>)?([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)(?:\.\d+)? (?:(\S+) )?"
-    r"([^\s:\[]+)(?:\[(\d+)\])?: ?(.*)",
+    r"(?:<(\d{1,3})>)?([A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d)(?:\.\d+)? (?:(\S+) )?"
+    r"\[?([^\s:\[\]]+)\]?(?:\[(\d+)\])?(?:: ?|(?<=\]) )(.*)",
     re.S,
 )
 # rsyslog file format: ISO stamp HOST TAG[PID]: MSG
@@ -31,9 +31,10 @@ _ISO_SYSLOG = re.compile(
     re.S,
 )
 # RFC 3164 header whose TAG is missing or malformed ('syslogd 1.4.1: restart.')
-_RFC3164_NOTAG = re.compile(r"(?:<(\d{1,3})>)?([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) (\S+) (.*)", re.S)
-_SD_ELEMENT = re.compile(r'\[([^\s\]=]+)((?:\s+[^\s=\]]+="(?:[^"\\\]]|\\.)*")*)\s*\]')
-_SD_PARAM = re.compile(r'([^\s=\]]+)="((?:[^"\\\]]|\\.)*)"')
+_RFC3164_NOTAG = re.compile(r"(?:<(\d{1,3})>)?([A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d) (\S+) (.*)", re.S)
+# Values may hold an unescaped ']' although RFC 5424 says it must be escaped; real senders do it.
+_SD_ELEMENT = re.compile(r'\[([^\s\]=]+)((?:\s+[^\s=\]]+="(?:[^"\\]|\\.)*")*)\s*\]')
+_SD_PARAM = re.compile(r'([^\s=\]]+)="((?:[^"\\]|\\.)*)"')
 _SD_UNESCAPE = re.compile(r'\\(["\\\]])')
 
 MessageParser = Callable[[str, Event, ParseState], None]
