@@ -47,7 +47,8 @@ def classify(obj: dict[str, Any]) -> str | None:
         return "entra_signin"
     if cat == "auditlogs" or (isinstance(props, dict) and "initiatedBy" in props and "activityDisplayName" in props):
         return "entra_audit"
-    if "CreationTime" in obj and "Operation" in obj and ("Workload" in obj or "RecordType" in obj):
+    low = {k.lower() for k in obj}
+    if "creationtime" in low and "operation" in low and ("workload" in low or "recordtype" in low):
         return "m365"
     if "userPrincipalName" in obj and "status" in obj and "createdDateTime" in obj:
         return "entra_signin"
@@ -143,27 +144,33 @@ def parse_audit(obj: dict[str, Any], text: str, st: ParseState) -> Event:
 
 
 def parse_m365(obj: dict[str, Any], text: str, st: ParseState) -> Event:
+    """Unified audit log record; key case varies between exports (Panther lower-cases them)."""
+    o = {k.lower(): v for k, v in obj.items()}
     ev: Event = {"event.original": text, "event.kind": "event", "event.dataset": "m365.audit",
                  "observer.product": "Microsoft 365"}
-    if obj.get("CreationTime"):
-        ev["@timestamp"] = any_us(obj["CreationTime"])
-    ev["event.action"] = obj.get("Operation")
-    workload = obj.get("Workload")
+    if o.get("creationtime"):
+        ev["@timestamp"] = any_us(o["creationtime"])
+    op = str(o.get("operation") or "")
+    ev["event.action"] = op
+    workload = o.get("workload")
     if workload:
         ev["event.provider"] = workload
-    if obj.get("UserId"):
-        ev["user.name"] = obj["UserId"]
-    if ip := clean_ip(obj.get("ClientIP") or obj.get("ClientIPAddress") or obj.get("ActorIpAddress")):
+    if o.get("userid"):
+        ev["user.name"] = o["userid"]
+    if ip := clean_ip(o.get("clientip") or o.get("clientipaddress") or o.get("actoripaddress")):
         ev["source.ip"] = ip
-    status = str(obj.get("ResultStatus") or "").lower()
+    status = str(o.get("resultstatus") or "").lower()
     if status in ("succeeded", "success", "true", "partiallysucceeded"):
         ev["event.outcome"] = "success"
     elif status in ("failed", "failure", "false"):
         ev["event.outcome"] = "failure"
-    op = str(obj.get("Operation") or "")
-    ev["event.category"] = "authentication" if op.startswith("UserLogin") or op == "UserLoggedIn" else "iam" if workload == "AzureActiveDirectory" else "email" if workload == "Exchange" else "file" if workload in ("SharePoint", "OneDrive") else "configuration"
+    if op.startswith("UserLogin") or op == "UserLoggedIn":
+        ev["event.category"] = "authentication"
+    else:
+        ev["event.category"] = {"AzureActiveDirectory": "iam", "Exchange": "email", "SharePoint": "file",
+                                "OneDrive": "file"}.get(str(workload), "configuration")
     for k, v in obj.items():
-        if k not in ("CreationTime", "Operation", "UserId", "ClientIP") and not k.startswith("p_"):
+        if k.lower() not in ("creationtime", "operation", "userid", "clientip") and not k.startswith("p_"):
             ev["o365.audit." + k] = v
     return ev
 

@@ -110,6 +110,50 @@ def _evtx(path: Path, source: str) -> Iterator[RawRecord | Reject]:
                         format="evtx_json")
 
 
+MAX_JSON_DOCUMENT = 256 * 1024 * 1024
+
+
+def _is_json_document(head: bytes) -> bool:
+    """Pretty-printed JSON (an array, or objects spread over lines) rather than JSON lines."""
+    s = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if s.startswith(b"["):
+        return True
+    first = s.split(b"\n", 1)[0].strip()
+    return first == b"{"
+
+
+def _json_documents(data: bytes, source: str) -> Iterator[RawRecord | Reject]:
+    """Every JSON value in a file of concatenated or arrayed documents (e.g. SigmaHQ's evtx JSON)."""
+    import json
+
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        yield Reject(source, f"invalid UTF-8 at byte {e.start} in a JSON document", data[:4096].decode("utf-8", "replace"))
+        return
+    dec = json.JSONDecoder()
+    pos, n = 0, 0
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(text):
+            return
+        try:
+            value, end = dec.raw_decode(text, pos)
+        except json.JSONDecodeError as e:
+            yield Reject(source, f"malformed JSON at line {e.lineno} column {e.colno}: {e.msg}", text[pos : pos + 4096],
+                         text.count("\n", 0, pos) + 1, len(text[:pos].encode()))
+            return
+        values = value if isinstance(value, list) else [value]
+        for v in values:
+            n += 1
+            if isinstance(v, dict):
+                yield RawRecord(text=json.dumps(v, separators=(",", ":")), obj=v, source=source, position=n)
+            else:
+                yield Reject(source, f"JSON value #{n} is a {type(v).__name__}, expected an object", str(v)[:4096], n)
+        pos = end
+
+
 def _open_member(f: IO[bytes], name: str) -> IO[bytes]:
     return gzip.GzipFile(fileobj=f) if name.endswith(".gz") else f
 
@@ -146,6 +190,12 @@ def read_file(path: Path, fmt: str | None = None, max_line: int = DEFAULT_MAX_LI
         else:
             with open(path, "rb") as f:
                 stream: IO[bytes] = gzip.GzipFile(fileobj=f) if name.endswith(".gz") else f
+                if not name.endswith(".gz") and fmt in (None, "json", "evtx_json") and path.stat().st_size < MAX_JSON_DOCUMENT \
+                        and _is_json_document(f.read(4096)):
+                    f.seek(0)
+                    yield from _json_documents(f.read(), source)
+                    return
+                f.seek(0)
                 yield from _lines(stream, source, fmt, max_line)
     except OSError as e:
         yield Reject(source, f"cannot read: {e.strerror or e}", "", None, None, fmt)
