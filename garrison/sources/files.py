@@ -6,8 +6,6 @@ that can't be read: an over-long line, a truncated .gz, a corrupt EVTX chunk.
 
 from __future__ import annotations
 
-import gzip
-import io
 import os
 import zipfile
 import zlib
@@ -36,17 +34,53 @@ def total_bytes(files: list[Path]) -> int:
     return sum(f.stat().st_size for f in files if f.exists())
 
 
-def _lines(stream: IO[bytes], source: str, fmt: str | None, max_line: int) -> Iterator[RawRecord | Reject]:
+class Truncated(Exception):
+    pass
+
+
+def _plain_chunks(stream: IO[bytes]) -> Iterator[bytes]:
+    while chunk := stream.read(_CHUNK):
+        yield chunk
+
+
+def _gunzip_chunks(stream: IO[bytes]) -> Iterator[bytes]:
+    """Decompress incrementally so that a truncated file still yields all it holds, then says so."""
+    d = zlib.decompressobj(wbits=31)
+    while raw := stream.read(_CHUNK):
+        while raw:
+            try:
+                out = d.decompress(raw)
+            except zlib.error as e:
+                raise Truncated(f"corrupt gzip data: {e}") from e
+            if out:
+                yield out
+            if d.eof and d.unused_data:  # next member of a multi-member gzip
+                raw = d.unused_data
+                d = zlib.decompressobj(wbits=31)
+            else:
+                raw = b""
+    tail = d.flush()
+    if tail:
+        yield tail
+    if not d.eof:  # eof is set only after the gzip trailer; without it the file was cut short
+        raise Truncated("compressed stream ended before the end-of-stream marker")
+
+
+def _lines(chunks: Iterator[bytes], source: str, fmt: str | None, max_line: int) -> Iterator[RawRecord | Reject]:
     """Split a byte stream on newlines; decode UTF-8 (invalid bytes are escaped and flagged)."""
     offset = 0
     lineno = 0
     buf = b""
     while True:
         try:
-            chunk = stream.read(_CHUNK)
-        except (EOFError, OSError, zlib.error, zipfile.BadZipFile) as e:
-            yield Reject(source, f"stream ends early after byte {offset + len(buf)}: {e} (file truncated or corrupt)",
-                         buf[:4096].decode("utf-8", "backslashreplace"), lineno + 1, offset, fmt)
+            chunk = next(chunks, b"")
+        except (Truncated, EOFError, OSError, zlib.error, zipfile.BadZipFile) as e:
+            if buf:
+                lineno += 1
+                yield from _emit(buf, source, lineno, offset, fmt, max_line)
+                offset += len(buf)
+            yield Reject(source, f"stream ends early after byte {offset}: {e} (file truncated or corrupt)",
+                         "", lineno + 1, offset, fmt)
             return
         if not chunk:
             break
@@ -154,8 +188,8 @@ def _json_documents(data: bytes, source: str) -> Iterator[RawRecord | Reject]:
         pos = end
 
 
-def _open_member(f: IO[bytes], name: str) -> IO[bytes]:
-    return gzip.GzipFile(fileobj=f) if name.endswith(".gz") else f
+def _chunks(f: IO[bytes], name: str) -> Iterator[bytes]:
+    return _gunzip_chunks(f) if name.endswith(".gz") else _plain_chunks(f)
 
 
 def read_file(path: Path, fmt: str | None = None, max_line: int = DEFAULT_MAX_LINE) -> Iterator[RawRecord | Reject]:
@@ -186,17 +220,16 @@ def read_file(path: Path, fmt: str | None = None, max_line: int = DEFAULT_MAX_LI
                             tmp.unlink(missing_ok=True)
                         continue
                     with zf.open(info) as raw:
-                        yield from _lines(_open_member(io.BufferedReader(raw), info.filename.lower()), member, fmt, max_line)  # type: ignore[arg-type]
+                        yield from _lines(_chunks(raw, info.filename.lower()), member, fmt, max_line)
         else:
             with open(path, "rb") as f:
-                stream: IO[bytes] = gzip.GzipFile(fileobj=f) if name.endswith(".gz") else f
                 if not name.endswith(".gz") and fmt in (None, "json", "evtx_json") and path.stat().st_size < MAX_JSON_DOCUMENT \
                         and _is_json_document(f.read(4096)):
                     f.seek(0)
                     yield from _json_documents(f.read(), source)
                     return
                 f.seek(0)
-                yield from _lines(stream, source, fmt, max_line)
+                yield from _lines(_chunks(f, name), source, fmt, max_line)
     except OSError as e:
         yield Reject(source, f"cannot read: {e.strerror or e}", "", None, None, fmt)
 

@@ -1,0 +1,76 @@
+"""Bad input goes to the quarantine with its source, position and reason; the rest goes on."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+
+from sqlalchemy import select
+
+from garrison.pipeline.runner import import_paths
+from garrison.store import state as S
+
+
+def _quarantine(store):
+    with store.engine.connect() as c:
+        return [dict(r) for r in c.execute(select(S.quarantine)).mappings()]
+
+
+def test_each_bad_input_is_quarantined(tmp_path, data, store, pipeline):
+    good = "Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186\n"
+    d = tmp_path / "in"
+    d.mkdir()
+    # a truncated .gz: the first half of a real compressed log
+    full = gzip.compress((data / "loghub/OpenSSH/OpenSSH_2k.log").read_bytes())
+    (d / "truncated.log.gz").write_bytes(full[: len(full) // 2])
+    # invalid UTF-8 inside JSON, and inside a syslog line
+    (d / "bad-utf8.json").write_bytes(b'{"EventID": 1, "Channel": "Security", "x": "\xff\xfe"}\n')
+    (d / "bad-utf8.log").write_bytes(good.encode() + b"Dec 10 06:55:47 LabSZ sshd[1]: Invalid user \xff\xfe from 1.2.3.4\n")
+    # a 1 MB line between two good ones
+    (d / "huge.log").write_text(good + "A" * (1024 * 1024) + "\n" + good)
+    # malformed JSON
+    (d / "malformed.json").write_text('{"EventID": 4625, "Channel": "Security"}\n{"EventID": 4625, "Chan\n')
+    # an unknown format
+    (d / "unknown.txt").write_text("this is not a log line of any kind\n")
+    # a corrupt EVTX chunk: overwrite the records of a real file
+    evtx = next((data / "sigma/regression_data").rglob("*.evtx"))
+    raw = bytearray(evtx.read_bytes())
+    raw[0x1000 + 0x300 : 0x1000 + 0x600] = b"A" * 0x300
+    (d / "corrupt.evtx").write_bytes(bytes(raw))
+
+    res = import_paths(pipeline, store, [d])
+    q = _quarantine(store)
+    by_file = {}
+    for r in q:
+        by_file.setdefault(r["source"].rsplit("/", 1)[-1], []).append(r)
+
+    assert "stream ends early" in by_file["truncated.log.gz"][0]["reason"]
+    assert "malformed JSON" in by_file["bad-utf8.json"][0]["reason"]
+    huge = by_file["huge.log"][0]
+    assert huge["position"] == 2 and "exceeds the limit" in huge["reason"] and len(huge["raw"]) == 1024 * 1024
+    assert by_file["malformed.json"][0]["position"] == 2 and "malformed JSON" in by_file["malformed.json"][0]["reason"]
+    assert by_file["unknown.txt"][0]["reason"].startswith("unknown format")
+    assert by_file["corrupt.evtx"][0]["reason"].startswith("EVTX:")
+    # the rest went on: lines before the gz truncation, the good lines around the huge one, the good JSON line
+    assert res.events > 100
+    assert pipeline.counters.warnings["invalid_utf8"] == 1  # the syslog line is kept with its bytes escaped
+    assert res.rejects == len(q)
+
+
+def test_truncated_gzip_keeps_what_was_readable(tmp_path, data, store, pipeline):
+    full = gzip.compress((data / "loghub/OpenSSH/OpenSSH_2k.log").read_bytes())
+    p = tmp_path / "t.log.gz"
+    p.write_bytes(full[: int(len(full) * 0.8)])
+    res = import_paths(pipeline, store, [p])
+    assert 1000 < res.events < 2000 and res.rejects == 1
+
+
+def test_zip_and_folder_import(tmp_path, data, store, pipeline):
+    z = data / "otrf/datasets/atomic/windows/defense_evasion/host/empire_launcher_sct_regsvr32.zip"
+    d = tmp_path / "dir"
+    d.mkdir()
+    shutil.copy(z, d / "rec.zip")
+    shutil.copy(data / "loghub/OpenSSH/OpenSSH_2k.log", d / "ssh.log")
+    res = import_paths(pipeline, store, [d])
+    assert res.rejects == 0 and res.events > 2000
+    assert pipeline.counters.by_dataset["sshd"] == 2000 and pipeline.counters.by_dataset["windows.sysmon"] > 0
