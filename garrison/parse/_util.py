@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 
 def to_int(value: object) -> int | None:
@@ -13,6 +14,13 @@ def to_int(value: object) -> int | None:
 
 
 def clean_ip(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return _clean_ip(value)
+
+
+@lru_cache(maxsize=100_000)
+def _clean_ip(value: str) -> str | None:
     """Return a canonical IP string, or None for '-', empty or non-IP values.
 
     Accepts 'ip:port' and '[v6]:port' as some Microsoft logs write them.

@@ -31,15 +31,23 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 from garrison.model import CORE_COLUMNS, Event, Reject
 from garrison.store import state as S
 
+_US_PER_DAY = 86_400_000_000
 _ARROW = {"ts": pa.timestamp("us", tz="UTC"), "str": pa.string(), "int": pa.int64()}
 SCHEMA = pa.schema([pa.field(n, _ARROW[t]) for n, t in CORE_COLUMNS.items()] + [pa.field("extra", pa.string())])
 _CORE = frozenset(CORE_COLUMNS)
-_US_PER_DAY = 86_400_000_000
 MAX_QUARANTINE_RAW = 4 * 1024 * 1024
 
 
+_day_names: dict[int, str] = {}
+
+
 def day_of(us: int) -> str:
-    return (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=us)).strftime("%Y-%m-%d")
+    d = us // _US_PER_DAY
+    name = _day_names.get(d)
+    if name is None:
+        name = (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(days=d)).strftime("%Y-%m-%d")
+        _day_names[d] = name
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,17 +77,27 @@ def _coerce(name: str, kind: str, values: list[Any]) -> pa.Array:
 
 
 def to_table(events: Sequence[Event]) -> pa.Table:
-    cols = [_coerce(n, k, [e.get(n) for e in events]) for n, k in CORE_COLUMNS.items()]
-    extras: list[str | None] = []
+    """One pass over each event's own keys (far fewer than the columns), filling typed columns and 'extra'."""
+    n = len(events)
+    cols: dict[str, list[Any]] = {name: [None] * n for name in CORE_COLUMNS}
+    extras: list[str | None] = [None] * n
     dumps = orjson.dumps
-    for e in events:
-        if len(e) > 0:
-            x = {k: v for k, v in e.items() if k not in _CORE}
-            extras.append(dumps(x, default=str).decode() if x else None)
-        else:
-            extras.append(None)
-    cols.append(pa.array(extras, type=pa.string()))
-    return pa.Table.from_arrays(cols, schema=SCHEMA)
+    get = cols.get
+    for i, e in enumerate(events):
+        x: dict[str, Any] | None = None
+        for k, v in e.items():
+            col = get(k)
+            if col is not None:
+                col[i] = v
+            elif x is None:
+                x = {k: v}
+            else:
+                x[k] = v
+        if x:
+            extras[i] = dumps(x, default=str).decode()
+    arrays = [_coerce(name, kind, cols[name]) for name, kind in CORE_COLUMNS.items()]
+    arrays.append(pa.array(extras, type=pa.string()))
+    return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
 
 def from_row(row: dict[str, Any]) -> Event:

@@ -1,0 +1,109 @@
+"""bench/ingest: events/s from file to stored, per format, on one core; bytes on disk per event.
+
+Baseline in the same run: the rate of merely reading and splitting the same file into lines (the ceiling).
+Targets (issue 2): >= 50,000 lines/s for syslog, sshd and access logs; >= 20,000 events/s for Windows JSON;
+<= 60 bytes on disk per sshd or access-log event.
+
+    python bench/ingest.py [--lines 200000]
+
+Inputs are built from the real samples in ../shared/data, repeated to size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from garrison.config import load_config  # noqa: E402
+from garrison.pipeline import build_pipeline  # noqa: E402
+from garrison.pipeline.runner import import_paths  # noqa: E402
+from garrison.parse.web import ACCESS  # noqa: E402
+from garrison.store import EventStore, open_state  # noqa: E402
+
+DATA = Path(os.environ.get("GARRISON_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def _repeat(lines: list[str], n: int) -> list[str]:
+    out = []
+    while len(out) < n:
+        out.extend(lines)
+    return out[:n]
+
+
+def inputs(n: int, tmp: Path) -> dict[str, Path]:
+    files = {}
+    ssh = (DATA / "loghub/OpenSSH/OpenSSH_2k.log").read_text().splitlines()
+    files["sshd (syslog)"] = ssh
+    linux = (DATA / "loghub/Linux/Linux_2k.log").read_text(errors="replace").splitlines()
+    files["syslog (linux)"] = linux
+    access = []
+    for d in sorted((DATA / "crowdsec-hub/tests").iterdir()):
+        if d.name.startswith(("nginx", "apache")):
+            for f in d.glob("*.log"):
+                access += [l for l in f.read_text(errors="replace").splitlines() if ACCESS.fullmatch(l)]
+    files["access (combined)"] = access
+    with zipfile.ZipFile(DATA / "otrf/datasets/atomic/windows/defense_evasion/host/empire_launcher_sct_regsvr32.zip") as z:
+        win = z.read(z.namelist()[0]).decode().splitlines()
+    files["windows json (otrf)"] = win
+    out = {}
+    for name, lines in files.items():
+        count = n if "windows" not in name else n // 2
+        p = tmp / (name.split()[0] + ".log")
+        p.write_text("\n".join(_repeat([l for l in lines if l.strip()], count)) + "\n")
+        out[name] = p
+    return out
+
+
+def ceiling(path: Path) -> float:
+    t = time.perf_counter()
+    n = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            n += chunk.count(b"\n")
+        f.seek(0)
+        for _ in f.read().split(b"\n"):
+            pass
+    return n / (time.perf_counter() - t)
+
+
+def run(path: Path, work: Path) -> tuple[int, float, int]:
+    cfg = load_config(None, data_dir=str(work))
+    store = EventStore(work, open_state(work), cfg.store.compression_level)
+    pipeline = build_pipeline(cfg)
+    t = time.perf_counter()
+    res = import_paths(pipeline, store, [path], batch_size=100_000)
+    secs = time.perf_counter() - t
+    assert res.rejects == 0, f"{res.rejects} rejects in {path}"
+    store.compact()
+    return res.events, secs, store.stats()["bytes"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, default=200_000)
+    args = ap.parse_args()
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    targets = {"sshd (syslog)": (50_000, 60), "syslog (linux)": (50_000, None), "access (combined)": (50_000, 60),
+               "windows json (otrf)": (20_000, None)}
+    print(f"{'format':22} {'events':>9} {'events/s':>10} {'target':>8} {'ceiling lines/s':>16} {'B/event':>8} {'target':>7}")
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        for name, path in inputs(args.lines, tmp).items():
+            ceil = ceiling(path)
+            n, secs, size = run(path, tmp / ("store-" + path.stem))
+            rate = n / secs
+            t_rate, t_bytes = targets[name]
+            print(f"{name:22} {n:9,} {rate:10,.0f} {t_rate:8,} {ceil:16,.0f} {size / n:8.1f} {t_bytes or '-':>7}"
+                  f"  {'OK' if rate >= t_rate and (t_bytes is None or size / n <= t_bytes) else 'MISS'}")
+
+
+if __name__ == "__main__":
+    main()
