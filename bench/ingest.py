@@ -76,7 +76,7 @@ def ceiling(path: Path) -> float:
 
 def run(path: Path, work: Path) -> tuple[int, float, int]:
     cfg = load_config(None, data_dir=str(work))
-    store = EventStore(work, open_state(work), cfg.store.compression_level)
+    store = EventStore(work, open_state(work), cfg.store.compression_level, cfg.store.write_compression_level)
     pipeline = build_pipeline(cfg)
     t = time.perf_counter()
     res = import_paths(pipeline, store, [path], batch_size=100_000)

@@ -18,7 +18,8 @@ from garrison.errors import ConfigError
 @dataclass(frozen=True)
 class StoreConfig:
     retention_days: int = 400
-    compression_level: int = 9
+    write_compression_level: int = 3  # zstd level of fresh parts: fast
+    compression_level: int = 9  # zstd level when a day's parts are compacted: small
     flush_seconds: float = 1.0  # how often the live pipeline commits a batch
     batch_events: int = 50_000
 

@@ -24,7 +24,8 @@ class Context:
 
     @cached_property
     def store(self) -> EventStore:
-        return EventStore(self.config.data_path, self.engine, self.config.store.compression_level)
+        return EventStore(self.config.data_path, self.engine, self.config.store.compression_level,
+                          self.config.store.write_compression_level)
 
 
 console = Console(stderr=True)

@@ -92,18 +92,7 @@ def _parse_json(obj: Any, text: str, fmt: str, st: ParseState) -> Event:
         raise ParseError(f"{name}: {type(e).__name__}: {e}") from e
 
 
-def parse_record(rec: RawRecord, st: ParseState) -> Event | None:
-    """Parse one record. Returns None for records that carry no event (format directives)."""
-    fmt = rec.format or st.format
-    if rec.obj is not None:
-        return _parse_json(rec.obj, rec.text or orjson.dumps(rec.obj).decode(), fmt or "json", st)
-    text = rec.text or ""
-    if fmt is None or (not st.forced and fmt not in JSON_PARSERS and fmt != "json" and detect_text(text) not in (fmt, None)):
-        fmt = detect_text(text)
-        if fmt is None:
-            raise ParseError("unknown format: no parser recognises this line (use --format to choose one)")
-        if not st.forced:
-            st.format = fmt
+def _parse_text(text: str, fmt: str, st: ParseState) -> Event | None:
     if fmt == "json" or fmt in JSON_PARSERS:
         try:
             obj = orjson.loads(text)
@@ -119,3 +108,30 @@ def parse_record(rec: RawRecord, st: ParseState) -> Event | None:
         raise
     except (KeyError, TypeError, ValueError, IndexError) as e:
         raise ParseError(f"{fmt}: {type(e).__name__}: {e}") from e
+
+
+def parse_record(rec: RawRecord, st: ParseState) -> Event | None:
+    """Parse one record. Returns None for records that carry no event (format directives).
+
+    A stream keeps the format detected on its first line; a line that format refuses is detected
+    again, so files that mix formats (syslog with JSON payload lines, say) still parse.
+    """
+    fmt = rec.format or st.format
+    if rec.obj is not None:
+        return _parse_json(rec.obj, rec.text or orjson.dumps(rec.obj).decode(), fmt or "json", st)
+    text = rec.text or ""
+    if fmt is None:
+        fmt = detect_text(text)
+        if fmt is None:
+            raise ParseError("unknown format: no parser recognises this line (use --format to choose one)")
+        if not st.forced:
+            st.format = fmt
+    try:
+        return _parse_text(text, fmt, st)
+    except ParseError:
+        if st.forced or rec.format:
+            raise
+        other = detect_text(text)
+        if other is None or other == fmt:
+            raise
+        return _parse_text(text, other, st)

@@ -27,7 +27,26 @@ def _day_us(year: int, month: int, day: int) -> int:
     return v
 
 
+_bsd_cache: dict[tuple[str, int | None], int] = {}
+
+
 def bsd_us(text: str, reference_us: int | None = None) -> int:
+    """Cached: a log has many lines per second."""
+    key = (text, reference_us)
+    v = _bsd_cache.get(key)
+    if v is None:
+        if len(_bsd_cache) > 100_000:
+            _bsd_cache.clear()
+        v = _bsd_cache[key] = _bsd_us(text, reference_us if reference_us is not None else _now_hour_us())
+    return v
+
+
+def _now_hour_us() -> int:
+    # rounded so that the cache key stays stable; a day of slack is allowed anyway
+    return int(time.time() // 3600 * 3600 * 1_000_000)
+
+
+def _bsd_us(text: str, reference_us: int | None = None) -> int:
     """'Dec 10 06:55:46' (RFC 3164, no year, local time taken as UTC).
 
     The year is the one that puts the time closest before ``reference_us``

@@ -67,7 +67,10 @@ def _gunzip_chunks(stream: IO[bytes]) -> Iterator[bytes]:
 
 
 def _lines(chunks: Iterator[bytes], source: str, fmt: str | None, max_line: int) -> Iterator[RawRecord | Reject]:
-    """Split a byte stream on newlines; decode UTF-8 (invalid bytes are escaped and flagged)."""
+    """Split a byte stream on newlines; decode UTF-8 (invalid bytes are escaped and flagged).
+
+    An all-ASCII run of lines (the common case) is decoded in one call; others line by line.
+    """
     offset = 0
     lineno = 0
     buf = b""
@@ -85,12 +88,26 @@ def _lines(chunks: Iterator[bytes], source: str, fmt: str | None, max_line: int)
         if not chunk:
             break
         buf += chunk
-        lines = buf.split(b"\n")
-        buf = lines.pop()
-        for raw in lines:
-            lineno += 1
-            yield from _emit(raw, source, lineno, offset, fmt, max_line)
-            offset += len(raw) + 1
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            continue
+        block, buf = buf[:cut], buf[cut + 1 :]
+        if block.isascii() and len(block) < max_line * 64:
+            for text in block.decode("ascii").split("\n"):
+                lineno += 1
+                n = len(text)
+                if text.endswith("\r"):
+                    text = text[:-1]
+                if len(text) > max_line:
+                    yield from _emit(text.encode(), source, lineno, offset, fmt, max_line)
+                elif text and not text.isspace():
+                    yield RawRecord(text=text, source=source, position=lineno, offset=offset, format=fmt, meta={})
+                offset += n + 1
+        else:
+            for raw in block.split(b"\n"):
+                lineno += 1
+                yield from _emit(raw, source, lineno, offset, fmt, max_line)
+                offset += len(raw) + 1
     if buf:
         lineno += 1
         yield from _emit(buf, source, lineno, offset, fmt, max_line)

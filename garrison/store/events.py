@@ -118,10 +118,11 @@ def from_row(row: dict[str, Any]) -> Event:
 class EventStore:
     """Writes committed batches and lists the files a query must read."""
 
-    def __init__(self, data_dir: str | Path, engine: Engine, compression_level: int = 9):
+    def __init__(self, data_dir: str | Path, engine: Engine, compression_level: int = 9, write_level: int = 3):
         self.root = Path(data_dir)
         self.engine = engine
         self.level = compression_level
+        self.write_level = write_level
         (self.root / "events").mkdir(parents=True, exist_ok=True)
         self._remove_orphans()
 
@@ -173,7 +174,7 @@ class EventStore:
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        pq.write_table(table, tmp, compression="zstd", compression_level=self.level,
+        pq.write_table(table, tmp, compression="zstd", compression_level=self.write_level,
                        row_group_size=256_000, write_statistics=True)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
