@@ -83,14 +83,23 @@ def clf_us(text: str) -> int:
 _iso_cache: dict[str, int] = {}
 
 
+def _iso_seconds(head: str) -> int:
+    v = _iso_cache.get(head)
+    if v is None:
+        if len(_iso_cache) > 100_000:
+            _iso_cache.clear()
+        base = _day_us(int(head[0:4]), int(head[5:7]), int(head[8:10]))
+        v = _iso_cache[head] = base + (int(head[11:13]) * 3600 + int(head[14:16]) * 60 + int(head[17:19])) * 1_000_000
+    return v
+
+
 def iso_us(text: str) -> int:
-    """ISO-8601 in any of its log spellings; caches the date part."""
-    # Fast path: 'YYYY-MM-DDTHH:MM:SS[.ffffff][Z|+00:00]'
+    """ISO-8601 in any of its log spellings; caches per second."""
+    # Fast path: 'YYYY-MM-DD[T ]HH:MM:SS[.ffffff][Z|+00:00]', UTC
     if len(text) >= 19 and text[4] == "-" and text[7] == "-" and text[13] == ":":
         tail = text[19:]
         if tail in ("", "Z", "+00:00", "z") or (tail.startswith(".") and (tail.endswith("Z") or tail[1:].isdigit())):
-            base = _day_us(int(text[0:4]), int(text[5:7]), int(text[8:10]))
-            us = base + (int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])) * 1_000_000
+            us = _iso_seconds(text[:19])
             if tail.startswith("."):
                 frac = tail[1:].rstrip("Zz")[:6]
                 us += int(frac.ljust(6, "0")) if frac else 0

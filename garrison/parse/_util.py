@@ -7,6 +7,10 @@ from functools import lru_cache
 
 
 def to_int(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    if type(value) is int:
+        return value
     try:
         return int(value)  # type: ignore[call-overload,no-any-return]
     except (TypeError, ValueError):

@@ -50,53 +50,61 @@ def _finish(ev: Event, channel: str | None, event_id: int | None, data: dict[str
     if event_id is not None:
         ev["winlog.event_id"] = event_id
         ev["event.code"] = str(event_id)
-    for k, v in data.items():
-        ev["winlog.event_data." + k] = v
+    ev.update({"winlog.event_data." + k: v for k, v in data.items()})
     _ecs(ev, event_id, data)
     return ev
 
 
 def _ecs(ev: Event, eid: int | None, d: dict[str, Any]) -> None:
     """Map well-known event data to ECS; the winlog.* names stay as they are."""
-    if (img := d.get("Image") or d.get("NewProcessName")) and isinstance(img, str):
+    get = d.get
+    img = get("Image") or get("NewProcessName")
+    if img and isinstance(img, str):
         ev["process.executable"] = img
-        ev["process.name"] = img.rsplit("\\", 1)[-1]
-    if (cl := d.get("CommandLine")) and isinstance(cl, str):
+        ev["process.name"] = img.rpartition("\\")[2]
+    cl = get("CommandLine")
+    if cl and isinstance(cl, str):
         ev["process.command_line"] = cl
-    if (pid := to_int(d.get("ProcessId"))) is not None:
+    pid = get("ProcessId")
+    if pid is not None and (pid := to_int(pid)) is not None:
         ev["process.pid"] = pid
-    if (pimg := d.get("ParentImage") or d.get("ParentProcessName")) and isinstance(pimg, str):
+    pimg = get("ParentImage") or get("ParentProcessName")
+    if pimg and isinstance(pimg, str):
         ev["process.parent.executable"] = pimg
     for f in _USER_FIELDS:
-        u = d.get(f)
-        if isinstance(u, str) and u and u != "-" and not _SID_LIKE.match(u):
+        u = get(f)
+        if u and isinstance(u, str) and u != "-" and not u.startswith("S-1-"):
             if "\\" in u:
-                dom, u = u.split("\\", 1)
+                dom, _, u = u.partition("\\")
                 ev["user.domain"] = dom
             ev["user.name"] = u
             break
-    dom = d.get("TargetDomainName") or d.get("SubjectDomainName")
-    if isinstance(dom, str) and dom and dom != "-":
+    dom = get("TargetDomainName") or get("SubjectDomainName")
+    if dom and isinstance(dom, str) and dom != "-":
         ev.setdefault("user.domain", dom)
     for f in _IP_FIELDS:
-        if ip := clean_ip(d.get(f)):
+        v = get(f)
+        if v and (ip := clean_ip(v)):
             ev["source.ip"] = ip
             break
-    if (p := to_int(d.get("IpPort") or d.get("SourcePort"))) and p > 0:
+    p = get("IpPort") or get("SourcePort")
+    if p and (p := to_int(p)):
         ev["source.port"] = p
-    if ip := clean_ip(d.get("DestinationIp") or d.get("DestAddress")):
+    v = get("DestinationIp") or get("DestAddress")
+    if v and (ip := clean_ip(v)):
         ev["destination.ip"] = ip
-    if (p := to_int(d.get("DestinationPort") or d.get("DestPort"))) is not None:
+    p = get("DestinationPort") or get("DestPort")
+    if p is not None and (p := to_int(p)) is not None:
         ev["destination.port"] = p
     if eid in _LOGON_OUTCOME or eid == 4776:
         ev["event.category"] = "authentication"
         ev["event.type"] = "start"
         ev["event.action"] = "logon" if eid in (4624, 4625, 4648) else "credential_validation"
         if eid == 4776:
-            ev["event.outcome"] = "success" if str(d.get("Status", "0x0")).lower() in ("0x0", "0") else "failure"
+            ev["event.outcome"] = "success" if str(get("Status", "0x0")).lower() in ("0x0", "0") else "failure"
         else:
             ev["event.outcome"] = _LOGON_OUTCOME[eid]
-    elif eid == 1 and ev.get("event.dataset") == "windows.sysmon" or eid == 4688:
+    elif (eid == 1 and ev.get("event.dataset") == "windows.sysmon") or eid == 4688:
         ev["event.category"] = "process"
         ev["event.type"] = "start"
 
@@ -115,8 +123,8 @@ def parse_nxlog(obj: dict[str, Any], text: str, st: ParseState) -> Event:
         ev["winlog.provider_name"] = obj["SourceName"]
     if (rn := obj.get("RecordNumber")) is not None:
         ev["winlog.record_id"] = rn
-    if obj.get("Message"):
-        ev["message"] = obj["Message"]
+    # The rendered Message is not copied to `message`: it is in event.original (searchable as free text),
+    # and copying it would double the bytes stored per Windows event.
     data = {k: v for k, v in obj.items() if k not in _NXLOG_SYSTEM}
     return _finish(ev, obj.get("Channel"), eid, data)
 
@@ -135,8 +143,6 @@ def parse_winlogbeat(obj: dict[str, Any], text: str, st: ParseState) -> Event:
         ev["winlog.provider_name"] = w["provider_name"]
     if w.get("record_id") is not None:
         ev["winlog.record_id"] = w["record_id"]
-    if obj.get("message"):
-        ev["message"] = obj["message"]
     data = dict(w.get("event_data") or {})
     data.update(w.get("user_data") or {})
     return _finish(ev, w.get("channel"), to_int(w.get("event_id")), data)
