@@ -86,6 +86,25 @@ def run(path: Path, work: Path) -> tuple[int, float, int]:
     return res.events, secs, store.stats()["bytes"]
 
 
+def distinct_bytes(tmp: Path, n: int) -> dict[str, float]:
+    """Bytes per event on distinct lines (generated in the real formats), after compaction.
+
+    Repeating a small sample flatters compression; this is the honest storage figure.
+    """
+    from garrison.simulate import write_demo_logs
+
+    files = write_demo_logs(tmp / "distinct", seed=11, scale=max(1, n // 8000))
+    out = {}
+    for name, fname in (("sshd (syslog)", "auth.log"), ("access (combined)", "access.log")):
+        work = tmp / ("distinct-store-" + fname)
+        cfg = load_config(None, data_dir=str(work))
+        store = EventStore(work, open_state(work), cfg.store.compression_level, cfg.store.write_compression_level)
+        res = import_paths(build_pipeline(cfg), store, [next(f for f in files if f.name == fname)], batch_size=20_000)
+        store.compact()
+        out[name] = store.stats()["bytes"] / res.events
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=200_000)
@@ -93,16 +112,22 @@ def main() -> None:
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     targets = {"sshd (syslog)": (50_000, 60), "syslog (linux)": (50_000, None), "access (combined)": (50_000, 60),
                "windows json (otrf)": (20_000, None)}
-    print(f"{'format':22} {'events':>9} {'events/s':>10} {'target':>8} {'ceiling lines/s':>16} {'B/event':>8} {'target':>7}")
+    print(f"{'format':22} {'events':>9} {'events/s':>10} {'target':>8} {'ceiling lines/s':>16} "
+          f"{'B/ev rep':>8} {'B/ev dist':>9} {'target':>7}")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        dist = distinct_bytes(tmp, args.lines)
         for name, path in inputs(args.lines, tmp).items():
             ceil = ceiling(path)
             n, secs, size = run(path, tmp / ("store-" + path.stem))
             rate = n / secs
             t_rate, t_bytes = targets[name]
-            print(f"{name:22} {n:9,} {rate:10,.0f} {t_rate:8,} {ceil:16,.0f} {size / n:8.1f} {t_bytes or '-':>7}"
-                  f"  {'OK' if rate >= t_rate and (t_bytes is None or size / n <= t_bytes) else 'MISS'}")
+            db = dist.get(name)
+            ok = rate >= t_rate and (t_bytes is None or (db or size / n) <= t_bytes)
+            print(f"{name:22} {n:9,} {rate:10,.0f} {t_rate:8,} {ceil:16,.0f} {size / n:8.1f} "
+                  f"{f'{db:.1f}' if db else '-':>9} {t_bytes or '-':>7}  {'OK' if ok else 'MISS'}")
+    print("events/s: file to stored (parse, enrich, Parquet commit), one core. ceiling: read and split the same file.")
+    print("B/ev rep: bytes on disk per event for the repeated real sample; B/ev dist: for distinct generated lines.")
 
 
 if __name__ == "__main__":
