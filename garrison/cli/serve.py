@@ -24,6 +24,9 @@ MAINTENANCE_SECONDS = 3600
 
 def _load_demo(ctx: Context) -> None:
     demo_dir = ctx.config.data_path / "demo-logs"
+    if demo_dir.exists():
+        console.print(f"[green]demo[/]: demo data already loaded from {demo_dir}")
+        return
     files = write_demo_logs(demo_dir)
     result = import_paths(build_pipeline(ctx.config), ctx.store, files)
     console.print(f"[green]demo[/]: stored {result.events:,} events from {len(files)} generated log files "
