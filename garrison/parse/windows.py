@@ -50,7 +50,8 @@ def _finish(ev: Event, channel: str | None, event_id: int | None, data: dict[str
     if event_id is not None:
         ev["winlog.event_id"] = event_id
         ev["event.code"] = str(event_id)
-    ev.update({"winlog.event_data." + k: v for k, v in data.items()})
+    # Names with spaces (Defender's 'Threat Name') lose them, as Sigma rules spell them ('ThreatName').
+    ev.update({"winlog.event_data." + (k if " " not in k else k.replace(" ", "")): v for k, v in data.items()})
     _ecs(ev, event_id, data)
     return ev
 
@@ -156,25 +157,20 @@ def _attr(node: Any, name: str) -> Any:
     return None
 
 
-def _event_data(ed: Any) -> dict[str, Any]:
+def _event_data(ed: Any, user_data: bool = False) -> dict[str, Any]:
+    """EventData's named values; for UserData, the children of its single inner element."""
     if not isinstance(ed, dict):
         return {}
+    if user_data:
+        inner = [v for k, v in ed.items() if k != "#attributes"]
+        if len(inner) == 1 and isinstance(inner[0], dict):
+            ed = inner[0]
     out: dict[str, Any] = {}
     for k, v in ed.items():
         if k == "#attributes":
             continue
-        if k == "Data" and isinstance(v, dict) and "#text" in v:  # unnamed <Data> elements
-            t = v["#text"]
-            out["Data"] = t if not isinstance(t, list) else t
-        elif isinstance(v, dict) and "#text" in v:
+        if isinstance(v, dict) and "#text" in v:
             out[k] = v["#text"]
-        elif isinstance(v, dict) and len(v) == 1 and not k.startswith("#"):
-            # UserData: <EventXML><Field>..</Field></EventXML> -> flatten one level
-            inner = next(iter(v.values()))
-            if isinstance(inner, dict):
-                out.update(_event_data(inner))
-            else:
-                out[k] = v
         else:
             out[k] = v
     return out
@@ -199,7 +195,7 @@ def parse_evtx_json(obj: dict[str, Any], text: str, st: ParseState) -> Event:
         ev["winlog.record_id"] = sysm["EventRecordID"]
     data = _event_data(e.get("EventData"))
     if "UserData" in e:
-        data.update(_event_data(e["UserData"]))
+        data.update(_event_data(e["UserData"], user_data=True))
     return _finish(ev, sysm.get("Channel"), eid, data)
 
 

@@ -1,0 +1,1 @@
+"""Detection: Sigma rules (detect/sigma) and Garrison's own detectors."""

@@ -1,0 +1,128 @@
+"""Logsource routing and field mapping, loaded from data (``logsources.yaml``).
+
+A rule's logsource becomes one or more ``Route``s. A route says which events the
+rule sees (index keys) and how its Sigma field names map to event keys, for a
+given event schema:
+
+- ``ecs``: Garrison's normalised events (``winlog.event_data.<Name>``, ECS names).
+- ``winflat``: raw flat Windows records, as NXLog/OTRF write them and as ``hunt``
+  flattens EVTX (event data at top level, ``EventID``, ``Channel``, ``Hostname``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from garrison.detect.sigma.compile import Getter, Resolver, chain_getter, key_getter
+
+IndexKey = tuple[str, str | None, int | None]  # ("w", channel, event id) or ("d", dataset, None)
+
+_WIN_SYSTEM = {
+    "ecs": {"EventID": "winlog.event_id", "Channel": "winlog.channel", "Provider_Name": "winlog.provider_name",
+            "Computer": "host.name", "EventRecordID": "winlog.record_id"},
+    "winflat": {"EventID": "EventID", "Channel": "Channel", "Provider_Name": "SourceName", "Computer": "Hostname",
+                "EventRecordID": "RecordNumber"},
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    keys: tuple[IndexKey, ...]
+    fields: dict[str, str] = field(default_factory=dict)  # Sigma name -> source name
+    where: dict[str, Any] = field(default_factory=dict)  # extra equality conditions (e.g. EventType)
+    windows: bool = True
+
+    def resolver(self, schema: str) -> Resolver:
+        if self.windows:
+            system = _WIN_SYSTEM[schema]
+            prefix = "winlog.event_data." if schema == "ecs" else ""
+
+            def resolve_win(name: str) -> tuple[Getter, str | None]:
+                key = system.get(name) or prefix + self.fields.get(name, name)
+                return key_getter(key), key
+            return resolve_win
+
+        def resolve_other(name: str) -> tuple[Getter, str | None]:
+            mapped = self.fields.get(name)
+            if mapped:
+                return key_getter(mapped), mapped
+            return chain_getter([name], fallback_original=name), None
+        return resolve_other
+
+
+@dataclass
+class Routing:
+    services: dict[str, list[str]]
+    categories: dict[str, list[dict[str, Any]]]
+    other: list[dict[str, Any]]
+
+    def routes(self, product: str | None, category: str | None, service: str | None) -> list[Route]:
+        """Routes for a logsource; empty when Garrison has no events of that kind."""
+        if product == "windows":
+            return self._windows(category, service)
+        return self._other(product, category, service)
+
+    def _windows(self, category: str | None, service: str | None) -> list[Route]:
+        if category:
+            out = []
+            for ent in self.categories.get(category, []):
+                svc = service or ent.get("service")
+                chans = [c.lower() for c in self.services.get(svc, [])] if svc else [None]
+                eids = ent.get("event_ids") or [None]
+                keys = tuple(("w", ch, e) for ch in chans for e in eids)
+                out.append(Route(keys, dict(ent.get("fields") or {}), dict(ent.get("where") or {})))
+            return [r for r in out if r.keys]
+        if service:
+            chans = self.services.get(service, [])
+            return [Route(tuple(("w", c.lower(), None) for c in chans))] if chans else []
+        return [Route((("w", None, None),))]
+
+    def _other(self, product: str | None, category: str | None, service: str | None) -> list[Route]:
+        want = {"product": product, "category": category, "service": service}
+        best: list[dict[str, Any]] = []
+        best_score = 0
+        for ent in self.other:
+            keys = [k for k in ("product", "category", "service") if k in ent]
+            if not keys or any(ent[k] != want[k] for k in keys):
+                continue
+            score = len(keys)
+            if score > best_score:
+                best, best_score = [ent], score
+            elif score == best_score:
+                best.append(ent)
+        if best_score < sum(1 for v in want.values() if v) and not (best_score and product):
+            return []
+        return [Route(tuple(("d", ds, None) for ds in ent["datasets"]), dict(ent.get("fields") or {}), windows=False)
+                for ent in best]
+
+
+def load_routing(path: str | Path | None = None) -> Routing:
+    if path is None:
+        text = resources.files("garrison.detect.sigma").joinpath("logsources.yaml").read_text()
+    else:
+        text = Path(path).read_text()
+    doc = yaml.safe_load(text)
+    win = doc.get("windows", {})
+    return Routing(win.get("services", {}), win.get("categories", {}), doc.get("other", []))
+
+
+def event_keys(ev: dict[str, Any], schema: str) -> list[IndexKey]:
+    """The index keys an event is looked up under."""
+    if schema == "ecs":
+        ch = ev.get("winlog.channel")
+        if ch is not None:
+            ch = ch.lower()
+            eid = ev.get("winlog.event_id")
+            return [("w", ch, eid), ("w", ch, None), ("w", None, None)]
+        return [("d", ev.get("event.dataset"), None)]
+    ch = ev.get("Channel")
+    eid = ev.get("EventID")
+    if isinstance(eid, str) and eid.isdigit():
+        eid = int(eid)
+    ch = ch.lower() if isinstance(ch, str) else None
+    return [("w", ch, eid), ("w", ch, None), ("w", None, None)]
