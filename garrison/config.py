@@ -50,6 +50,21 @@ class ParseConfig:
 
 
 @dataclass(frozen=True)
+class SigmaConfig:
+    enabled: bool = True
+    rule_dirs: list[str] = field(default_factory=list)  # extra rule folders, beside installed rule sets
+    builtin_pack: bool = True  # Garrison's own rule pack
+    placeholders: dict[str, list[str]] = field(default_factory=dict)  # for the 'expand' modifier
+    logsources: str | None = None  # a routing file replacing the built-in one
+    max_groups: int = 100_000  # correlation state: groups kept per correlation rule
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    sigma: SigmaConfig = field(default_factory=SigmaConfig)
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: str = "./garrison-data"
     organization: str = "default"
@@ -58,6 +73,7 @@ class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     enrich: EnrichConfig = field(default_factory=EnrichConfig)
     parse: ParseConfig = field(default_factory=ParseConfig)
+    detect: DetectConfig = field(default_factory=DetectConfig)
 
     @property
     def data_path(self) -> Path:

@@ -9,7 +9,7 @@ from rich.table import Table
 from garrison.cli._context import Context, console, out, pass_ctx
 from garrison.parse import FORMATS
 from garrison.pipeline import build_pipeline
-from garrison.pipeline.runner import import_paths
+from garrison.pipeline.runner import build_live_pipeline, import_paths
 from garrison.sources.files import expand, total_bytes
 
 
@@ -17,14 +17,15 @@ from garrison.sources.files import expand, total_bytes
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Skip detection and use this parser.")
 @click.option("--batch", default=50_000, show_default=True, help="Records per commit.")
+@click.option("--no-detect", is_flag=True, help="Store only; don't run the detection rules.")
 @pass_ctx
-def import_cmd(ctx: Context, paths: tuple[str, ...], fmt: str | None, batch: int) -> None:
+def import_cmd(ctx: Context, paths: tuple[str, ...], fmt: str | None, batch: int, no_detect: bool) -> None:
     """Import log files into the event store.
 
     Takes files, folders (recursively), .gz and .zip archives and .evtx files.
     The format is detected per file; lines no parser accepts go to the quarantine.
     """
-    pipeline = build_pipeline(ctx.config)
+    pipeline = build_pipeline(ctx.config) if no_detect else build_live_pipeline(ctx.config, ctx.engine)
     files = expand(paths)
     size = total_bytes(files)
     with Progress(TextColumn("[bold]import"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
@@ -54,6 +55,8 @@ def import_cmd(ctx: Context, paths: tuple[str, ...], fmt: str | None, batch: int
         for reason, n in c.reject_reasons.most_common():
             rt.add_row(reason, f"{n:,}")
         out.print(rt)
+    if c.detections:
+        out.print(f"[bold]{c.detections:,} detection(s)[/] stored (see: garrison detections)")
     for w, n in c.warnings.items():
         out.print(f"[yellow]warning[/]: {n:,} record(s) with {w.replace('_', ' ')} were kept with the bytes escaped")
 

@@ -10,8 +10,7 @@ import uvicorn
 
 from garrison.cli._context import Context, console, pass_ctx
 from garrison.model import RawRecord
-from garrison.pipeline import build_pipeline
-from garrison.pipeline.runner import LiveProcessor, import_paths, record_to_wal
+from garrison.pipeline.runner import LiveProcessor, build_live_pipeline, import_paths, record_to_wal
 from garrison.simulate import write_demo_logs
 from garrison.sources.syslog import start_listeners
 from garrison.sources.tokens import create_token, list_tokens
@@ -28,7 +27,7 @@ def _load_demo(ctx: Context) -> None:
         console.print(f"[green]demo[/]: demo data already loaded from {demo_dir}")
         return
     files = write_demo_logs(demo_dir)
-    result = import_paths(build_pipeline(ctx.config), ctx.store, files)
+    result = import_paths(build_live_pipeline(ctx.config, ctx.engine), ctx.store, files)
     console.print(f"[green]demo[/]: stored {result.events:,} events from {len(files)} generated log files "
                   f"({result.rejects} rejected) in {result.seconds:.1f}s")
     if not any(t["name"] == "demo" for t in list_tokens(ctx.engine)):
@@ -45,7 +44,8 @@ def serve(ctx: Context, demo: bool) -> None:
     if demo:
         _load_demo(ctx)
     wal = Wal(cfg.data_path / "wal")
-    processor = LiveProcessor(build_pipeline(cfg), ctx.store, wal, cfg.store.flush_seconds, cfg.store.batch_events)
+    processor = LiveProcessor(build_live_pipeline(cfg, ctx.engine), ctx.store, wal, cfg.store.flush_seconds,
+                              cfg.store.batch_events)
     processor.start()
 
     def durable_sink(records: list[RawRecord]) -> int:

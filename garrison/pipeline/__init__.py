@@ -4,6 +4,6 @@
 ``runner`` drives it from files (import) or from the WAL (serve).
 """
 
-from garrison.pipeline.pipeline import Counters, Pipeline, Stage, build_pipeline
+from garrison.pipeline.pipeline import Batch, Counters, Pipeline, Stage, build_pipeline
 
-__all__ = ["Counters", "Pipeline", "Stage", "build_pipeline"]
+__all__ = ["Batch", "Counters", "Pipeline", "Stage", "build_pipeline"]

@@ -12,11 +12,20 @@ from garrison.config import Config
 from garrison.enrich import GeoLookup, Inventory, load_inventory
 from garrison.errors import ParseError
 from garrison.model import Event, RawRecord, Reject
+from garrison.model.detection import Detection
 from garrison.parse import ParseState, parse_record
 from garrison.parse._time import any_us
 
-# A later stage (detect, triage, respond) sees each batch of parsed, enriched events.
-Stage = Callable[[list[Event]], None]
+# A later stage (detect, triage, respond) sees each batch of parsed, enriched events and may
+# return detections.
+Stage = Callable[[list[Event]], "list[Detection] | None"]
+
+
+@dataclass
+class Batch:
+    events: list[Event]
+    rejects: list[Reject]
+    detections: list[Detection]
 
 
 @dataclass
@@ -27,6 +36,7 @@ class Counters:
     events: int = 0
     rejected: int = 0
     skipped: int = 0  # records that carry no event, e.g. W3C '#' directives (intentional)
+    detections: int = 0
     warnings: Counter[str] = field(default_factory=Counter)
     by_dataset: Counter[str] = field(default_factory=Counter)
     reject_reasons: Counter[str] = field(default_factory=Counter)
@@ -58,7 +68,7 @@ class Pipeline:
             self._states[rec.source] = st
         return st
 
-    def process(self, records: Iterable[RawRecord | Reject], forced_format: str | None = None) -> tuple[list[Event], list[Reject]]:
+    def process(self, records: Iterable[RawRecord | Reject], forced_format: str | None = None) -> Batch:
         events: list[Event] = []
         rejects: list[Reject] = []
         c = self.counters
@@ -111,15 +121,19 @@ class Pipeline:
         if self.inventory.own or self.inventory.partners or self.inventory.hosts or self.inventory.users:
             for ev in events:
                 self.inventory.enrich(ev)
+        detections: list[Detection] = []
         for stage in self.stages:
-            stage(events)
+            found = stage(events)
+            if found:
+                detections.extend(found)
         c.events += len(events)
         c.rejected += len(rejects)
         for ev in events:
             c.by_dataset[ev.get("event.dataset", "unknown")] += 1
         for r in rejects:
             c.reject_reasons[_reason_class(r.reason)] += 1
-        return events, rejects
+        c.detections += len(detections)
+        return Batch(events, rejects, detections)
 
 
 def _reason_class(reason: str) -> str:
@@ -129,6 +143,7 @@ def _reason_class(reason: str) -> str:
 
 
 def build_pipeline(config: Config, stages: list[Stage] | None = None) -> Pipeline:
+    """Parse and enrich only; ``garrison.pipeline.runner.build_live_pipeline`` adds detection."""
     geo = GeoLookup(config.enrich) if (config.enrich.geoip or config.enrich.maxmind_country) else None
     return Pipeline(config=config, geo=geo, inventory=load_inventory(config.enrich.inventory), stages=stages or [])
 

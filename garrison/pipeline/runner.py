@@ -13,7 +13,10 @@ from typing import Any
 import orjson
 
 from garrison.model import RawRecord, Reject
-from garrison.pipeline.pipeline import Pipeline
+from sqlalchemy import Engine
+
+from garrison.config import Config
+from garrison.pipeline.pipeline import Pipeline, Stage, build_pipeline
 from garrison.sources.files import expand, read_file
 from garrison.store.events import EventStore
 from garrison.store.wal import Wal
@@ -54,18 +57,29 @@ def import_paths(pipeline: Pipeline, store: EventStore, paths: Iterable[str | Pa
         done_bytes = 0
         size = f.stat().st_size if f.exists() else 0
         for batch in _batches(read_file(f, fmt, max_line), batch_size):
-            events, rejects = pipeline.process(batch, forced_format=fmt if fmt != "evtx" else None)
-            store.commit(events, rejects)
-            ev_total += len(events)
-            rej_total += len(rejects)
+            b = pipeline.process(batch, forced_format=fmt if fmt != "evtx" else None)
+            store.commit(b.events, b.rejects, detections=b.detections)
+            ev_total += len(b.events)
+            rej_total += len(b.rejects)
             if progress:
                 last = next((r for r in reversed(batch) if r.offset is not None), None)
                 now_bytes = (last.offset or 0) if last else done_bytes
-                progress(max(0, now_bytes - done_bytes), len(events))
+                progress(max(0, now_bytes - done_bytes), len(b.events))
                 done_bytes = max(done_bytes, now_bytes)
         if progress:
             progress(max(0, size - done_bytes), 0)
     return ImportResult(len(files), ev_total, rej_total, time.perf_counter() - t0)
+
+
+def build_live_pipeline(config: Config, db: Engine) -> Pipeline:
+    """The full pipeline: parse, enrich, then detect with the active Sigma rules."""
+    from garrison.detect.sigma.stage import build_sigma_stage
+
+    stages: list[Stage] = []
+    sigma = build_sigma_stage(config, db)
+    if sigma is not None:
+        stages.append(sigma)
+    return build_pipeline(config, stages)
 
 
 def record_to_wal(rec: RawRecord) -> bytes:
@@ -137,8 +151,8 @@ class LiveProcessor(threading.Thread):
             end = after
         if end == self.offset:
             return 0
-        events, rejects = self.pipeline.process(records)
-        self.store.commit(events, rejects, wal_offset=end)
+        b = self.pipeline.process(records)
+        self.store.commit(b.events, b.rejects, wal_offset=end, detections=b.detections)
         self.offset = end
         self.commits += 1
         self.wal.truncate_before(end)

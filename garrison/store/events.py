@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine, delete, func, insert, select, update
 
 from garrison.model import CORE_COLUMNS, Event, Reject
+from garrison.model.detection import Detection
 from garrison.store import state as S
 
 _US_PER_DAY = 86_400_000_000
@@ -115,6 +116,19 @@ def from_row(row: dict[str, Any]) -> Event:
     return ev
 
 
+def detection_row(d: Detection) -> dict[str, Any]:
+    """A detection as a row of the state DB; its events already carry their event.id (set by commit)."""
+    ev = d.event
+    return {"timestamp": d.timestamp or ev.get("@timestamp") or 0, "day": day_of(d.timestamp or ev.get("@timestamp") or 0),
+            "organization_id": ev.get("organization.id") or "default", "rule_id": d.rule_id[:128],
+            "rule_title": d.rule_title[:512], "level": d.level, "kind": d.kind, "tags": orjson.dumps(d.tags).decode(),
+            "event_id": ev.get("event.id"),
+            "evidence": orjson.dumps([e.get("event.id") for e in d.evidence]).decode() if d.evidence else None,
+            "group_values": orjson.dumps(d.group, default=str).decode() if d.group else None,
+            "source_ip": ev.get("source.ip"), "user_name": ev.get("user.name"), "host_name": ev.get("host.name"),
+            "destination_ip": ev.get("destination.ip")}
+
+
 class EventStore:
     """Writes committed batches and lists the files a query must read."""
 
@@ -144,7 +158,8 @@ class EventStore:
             return row["seq"], off, row["next_event_id"]
 
     # -- writing ----------------------------------------------------------------
-    def commit(self, events: list[Event], rejects: Sequence[Reject] = (), wal_offset: int | None = None) -> CommitResult:
+    def commit(self, events: list[Event], rejects: Sequence[Reject] = (), wal_offset: int | None = None,
+               detections: Sequence[Detection] = ()) -> CommitResult:
         seq, _, next_id = self.last_commit()
         seq += 1
         now = int(time.time() * 1_000_000)
@@ -160,7 +175,7 @@ class EventStore:
         try:
             for day, evs in sorted(by_day.items()):
                 written.append(self._write_part(day, seq, len(written), evs))
-            self._record(seq, now, events, rejects, written, wal_offset, next_id + len(events))
+            self._record(seq, now, events, rejects, written, wal_offset, next_id + len(events), detections)
         except BaseException:
             for w in written:
                 (self.root / w["path"]).unlink(missing_ok=True)
@@ -184,7 +199,8 @@ class EventStore:
                 "min_ts": evs[0]["@timestamp"], "max_ts": evs[-1]["@timestamp"]}
 
     def _record(self, seq: int, now: int, events: list[Event], rejects: Sequence[Reject],
-                written: list[dict[str, Any]], wal_offset: int | None, next_id: int) -> None:
+                written: list[dict[str, Any]], wal_offset: int | None, next_id: int,
+                detections: Sequence[Detection] = ()) -> None:
         counts: Counter[tuple[str, str, str, str, str]] = Counter()
         health: dict[str, list[Any]] = {}
         for e in events:
@@ -214,6 +230,8 @@ class EventStore:
                 if res.rowcount == 0:
                     c.execute(insert(S.source_health).values(source=src, input_type=inp, events=ne, rejects=nr,
                                                               last_event_at=now if ne else None))
+            if detections:
+                c.execute(insert(S.detections), [detection_row(d) for d in detections])
             if rejects:
                 c.execute(insert(S.quarantine), [
                     dict(received_at=now, source=r.source, position=r.position, byte_offset=r.offset,

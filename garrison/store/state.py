@@ -76,6 +76,43 @@ ingest_tokens = Table(
 )
 
 
+rulesets = Table(
+    "rulesets", metadata,
+    Column("name", String(128), primary_key=True),
+    Column("path", String(1024), nullable=False),
+    Column("source", String(2048), nullable=False),  # the zip file or URL it came from
+    Column("enabled", Integer, nullable=False, default=1),
+    Column("installed_at", BigInteger, nullable=False),
+)
+
+rule_state = Table(
+    "rule_state", metadata,
+    Column("rule_id", String(128), primary_key=True),  # a rule's id (or name)
+    Column("enabled", Integer, nullable=False),
+    Column("changed_at", BigInteger, nullable=False),
+)
+
+detections = Table(
+    "detections", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("timestamp", BigInteger, nullable=False, index=True),  # event time, epoch us
+    Column("day", String(10), nullable=False, index=True),
+    Column("organization_id", String(64), nullable=False),
+    Column("rule_id", String(128), nullable=False, index=True),
+    Column("rule_title", String(512), nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("tags", Text, nullable=False),  # JSON list
+    Column("event_id", BigInteger),  # the matching (last) event in the event store
+    Column("evidence", Text),  # JSON list of event ids (correlations)
+    Column("group_values", Text),  # JSON (correlations)
+    Column("source_ip", String(64), index=True),
+    Column("user_name", String(256), index=True),
+    Column("host_name", String(256)),
+    Column("destination_ip", String(64)),
+)
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")

@@ -1,0 +1,48 @@
+"""The Sigma stage of the live pipeline: every normalised event against the active rules."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import Engine
+
+from garrison.config import Config
+from garrison.detect.sigma.engine import SigmaEngine
+from garrison.detect.sigma.load import load_rules
+from garrison.detect.sigma.routing import load_routing
+from garrison.detect.sigma.rulesets import active_paths, disabled_rules
+from garrison.model import Event
+from garrison.model.detection import Detection
+
+log = logging.getLogger("garrison.detect.sigma")
+
+
+class SigmaStage:
+    def __init__(self, engine: SigmaEngine):
+        self.engine = engine
+
+    def __call__(self, events: list[Event]) -> list[Detection]:
+        out: list[Detection] = []
+        match = self.engine.match
+        for ev in events:
+            for d in match(ev, ev.get("@timestamp") or 0):
+                d.source_file = ev.get("log.file.path")
+                d.source_record = ev.get("log.file.line")
+                out.append(d)
+        return out
+
+
+def build_sigma_stage(config: Config, db: Engine) -> SigmaStage | None:
+    sig = config.detect.sigma
+    if not sig.enabled:
+        return None
+    paths = active_paths(db, config)
+    rs = load_rules(paths, disabled=disabled_rules(db))
+    for f, reason in rs.errors:
+        log.warning("rule not loaded: %s: %s", f, reason)
+    engine = SigmaEngine(rs.rules, rs.correlations, schema="ecs",
+                         routing=load_routing(sig.logsources) if sig.logsources else None,
+                         placeholders=sig.placeholders, max_groups=sig.max_groups)
+    log.info("sigma: %d rules active from %d files (%d not loadable, %d for sources Garrison doesn't collect)",
+             engine.report.loaded, rs.files, len(rs.errors) + len(engine.report.failed), len(engine.report.unrouted))
+    return SigmaStage(engine)
