@@ -20,4 +20,4 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest/run.py

@@ -18,7 +18,9 @@ from sigma.rule import SigmaRule
 from garrison.detect.sigma.compile import MISSING, Compiled, EvalContext, compile_condition
 from garrison.detect.sigma.correlate import CorrelationEngine
 from garrison.detect.sigma.routing import IndexKey, Routing, event_keys, load_routing
-from garrison.detect.sigma.values import RuleCompileError, _str
+import re2
+
+from garrison.detect.sigma.values import RuleCompileError, _str, re2_compile
 from garrison.model.detection import Detection
 
 
@@ -44,7 +46,10 @@ class _Entry:
 class _Bucket:
     entries: list[_Entry] = field(default_factory=list)
     always: list[int] = field(default_factory=list)
-    automata: dict[str, Any] = field(default_factory=dict)  # event key -> automaton of literal -> rule indexes
+    automata: dict[str, Any] = field(default_factory=dict)  # event key -> automaton of literal -> rule bitmask
+    need: dict[int, int] = field(default_factory=dict)  # rule index -> clause bits it needs (0b1 or 0b11)
+    # (event key, how, what): "ac" an automaton, "small" [(literal, mask)], "any" (RE2 of all literals, mask)
+    scans: list[tuple[str, str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -59,6 +64,26 @@ def rule_info(rule: SigmaRule | SigmaCorrelationRule) -> RuleInfo:
     return RuleInfo(id=str(rule.id) if rule.id else (rule.name or rule.title), title=rule.title, level=level,
                     tags=[str(t) for t in rule.tags], name=rule.name,
                     path=str(rule.source.path) if rule.source and rule.source.path else None)
+
+
+def event_time(ev: dict[str, Any]) -> int:
+    """Epoch us of an event in either schema (flat Windows records keep their raw time text)."""
+    ts = ev.get("@timestamp")
+    if isinstance(ts, int):
+        return ts
+    from garrison.parse._time import any_us
+
+    for v in (ts, ev.get("EventTime")):
+        if v:
+            try:
+                return any_us(v)
+            except (TypeError, ValueError):
+                continue
+    return 0
+
+
+SMALL_SET = 24
+ANY_RULES = 3
 
 
 class SigmaEngine:
@@ -79,8 +104,20 @@ class SigmaEngine:
         for rule in rules:
             self._add(rule, referenced)
         for b in self._buckets.values():
-            for a in b.automata.values():
-                a.make_automaton()
+            for evkey, a in b.automata.items():
+                lits = [(lit, a.get(lit)) for lit in a.keys()]
+                union = 0
+                for _, m in lits:
+                    union |= m
+                if union.bit_count() <= ANY_RULES:
+                    # few rules read this field: one case-insensitive RE2 scan says whether to try them all
+                    rx = re2_compile("(?i)" + "|".join(re2.escape(lit) for lit, _ in lits))
+                    b.scans.append((evkey, "any", (rx, union)))
+                elif len(lits) <= SMALL_SET:  # a few substring tests beat an automaton's per-match overhead
+                    b.scans.append((evkey, "small", lits))
+                else:
+                    a.make_automaton()
+                    b.scans.append((evkey, "ac", a))
         self.correlation = CorrelationEngine(correlations or [], self.rules, schema, max_groups) if correlations else None
 
     # -- building -----------------------------------------------------------
@@ -102,7 +139,12 @@ class SigmaEngine:
                     compiled = compile_condition(cond, resolve, self.placeholders)
                     where = [(resolve(k)[0], str(v).lower()) for k, v in route.where.items()]
                     for key in route.keys:
-                        self._index(key, _Entry(info, compiled, where))
+                        if key[0] == "w" and key[2] is None and compiled.event_ids:
+                            # a service-wide rule that names its EventIDs: index it under each
+                            for eid in compiled.event_ids:
+                                self._index((key[0], key[1], eid), _Entry(info, compiled, where))
+                        else:
+                            self._index(key, _Entry(info, compiled, where))
         except (RuleCompileError, Exception) as e:  # noqa: BLE001 - any rule-level failure is reported, never fatal
             self.report.failed.append((f"{info.title} ({info.path})", f"{type(e).__name__}: {e}"))
             return
@@ -117,36 +159,67 @@ class SigmaEngine:
         if pre is None:
             b.always.append(idx)
             return
-        for evkey, lit in pre:
-            a = b.automata.get(evkey)
-            if a is None:
-                a = b.automata[evkey] = ahocorasick.Automaton()
-            if a.exists(lit):
-                a.get(lit).append(idx)
-            else:
-                a.add_word(lit, [idx])
+        # rule idx owns bits 2*idx (first clause) and 2*idx+1 (second); it is a candidate when all its clauses hit
+        b.need[idx] = (1 << len(pre)) - 1
+        for j, clause in enumerate(pre):
+            bit = 1 << (2 * idx + j)
+            for evkey, lit in clause:
+                a = b.automata.get(evkey)
+                if a is None:
+                    a = b.automata[evkey] = ahocorasick.Automaton()
+                a.add_word(lit, (a.get(lit) if a.exists(lit) else 0) | bit)
 
     # -- matching -----------------------------------------------------------
     def candidates(self, ev: dict[str, Any]) -> list[tuple[_Bucket, list[int]]]:
+        """Rules worth evaluating: those whose prefilter literals occur, and those without one."""
         out = []
+        lowered: dict[str, str] = {}
         for key in event_keys(ev, self.schema):
             b = self._buckets.get(key)
             if b is None:
                 continue
-            hit: set[int] = set(b.always)
-            for evkey, auto in b.automata.items():
-                v = ev.get(evkey, MISSING)
-                if v is MISSING or v is None:
+            mask = 0
+            for evkey, how, what in b.scans:
+                if how == "any":
+                    v = ev.get(evkey)
+                    if v is not None and what[0].search(v if type(v) is str else _str(v)) is not None:
+                        mask |= what[1]
                     continue
-                s = _str(v).lower() if type(v) is not list else "\n".join(_str(x).lower() for x in v)
-                for _, idxs in auto.iter(s):
-                    hit.update(idxs)
-            if hit:
-                out.append((b, sorted(hit)))
+                s = lowered.get(evkey)
+                if s is None:
+                    v = ev.get(evkey)
+                    if v is None:
+                        continue
+                    s = lowered[evkey] = v.lower() if type(v) is str else _str(v).lower() if type(v) is not list \
+                        else "\n".join(_str(x).lower() for x in v)
+                if how == "small":
+                    for lit, m in what:
+                        if lit in s:
+                            mask |= m
+                else:
+                    for _, m in what.iter(s):
+                        mask |= m
+            if mask:
+                idxs = list(b.always)
+                got: dict[int, int] = {}
+                while mask:
+                    low = mask & -mask
+                    pos = low.bit_length() - 1
+                    got[pos >> 1] = got.get(pos >> 1, 0) | (1 << (pos & 1))
+                    mask ^= low
+                need = b.need
+                idxs += [i for i, g in got.items() if g == need[i]]
+                if idxs:
+                    out.append((b, idxs))
+            elif b.always:
+                out.append((b, b.always))
         return out
 
-    def match(self, ev: dict[str, Any], timestamp: int = 0) -> list[Detection]:
-        """Base-rule detections for one event (correlations are fed, and returned when they fire)."""
+    def match(self, ev: dict[str, Any], timestamp: int | None = None) -> list[Detection]:
+        """Base-rule detections for one event (correlations are fed, and returned when they fire).
+
+        ``timestamp`` (epoch us) defaults to the event's ``@timestamp``, read only when a rule matches.
+        """
         ctx = EvalContext(ev)
         found: list[Detection] = []
         seen: set[str] = set()
@@ -159,6 +232,8 @@ class SigmaEngine:
                     continue
                 if e.compiled.pred(ctx):
                     seen.add(e.info.id)
+                    if timestamp is None:
+                        timestamp = event_time(ev)
                     d = Detection(e.info.id, e.info.title, e.info.level, e.info.tags, timestamp, ev)
                     if self.correlation is not None:
                         found.extend(self.correlation.feed(e.info, d))

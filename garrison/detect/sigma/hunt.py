@@ -61,17 +61,9 @@ def flat_from_evtx(obj: dict[str, Any], text: str) -> Event:
 
 
 def flat_from_nxlog(obj: dict[str, Any], text: str) -> Event:
-    if any(" " in k for k in obj):
+    """NXLog/OTRF records are flat already; '@timestamp' stays text until a rule matches."""
+    if " " in "".join(obj):
         obj = {k.replace(" ", ""): v for k, v in obj.items()}
-    ts = 0
-    for k in _NXLOG_TIME:
-        if obj.get(k):
-            try:
-                ts = any_us(obj[k])
-                break
-            except ValueError:
-                continue
-    obj["@timestamp"] = ts
     obj["event.original"] = text
     return obj
 
@@ -147,7 +139,7 @@ class Hunter:
                 stats.records += 1
                 flat = windows_flat(rec)
                 if flat is not None:
-                    dets = self.engine("winflat").match(flat, flat["@timestamp"])
+                    dets = self.engine("winflat").match(flat)
                 else:
                     try:
                         ev = parse_record(rec, st)

@@ -4,7 +4,7 @@ Baseline in the same run: the rate of merely reading and splitting the same file
 Targets (issue 2): >= 50,000 lines/s for syslog, sshd and access logs; >= 20,000 events/s for Windows JSON;
 <= 60 bytes on disk per sshd or access-log event.
 
-    python bench/ingest.py [--lines 200000]
+    python bench/ingest/run.py [--lines 200000]
 
 Inputs are built from the real samples in ../shared/data, repeated to size.
 """
@@ -19,7 +19,7 @@ import time
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from garrison.config import load_config  # noqa: E402
