@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import resource
 import sys
 import time
@@ -52,7 +53,7 @@ def corpus(limit: int):
     for z in sorted((DATA / "otrf").rglob("*.zip")):
         with zipfile.ZipFile(z) as zf:
             for name in zf.namelist():
-                if not name.endswith(".json"):
+                if not name.endswith(".json") or name.startswith("__MACOSX/") or Path(name).name.startswith("._"):
                     continue
                 with zf.open(name) as fh:
                     for raw in fh:
@@ -75,48 +76,62 @@ def main() -> None:
     flat_engine = SigmaEngine(rs.rules, rs.correlations, schema="winflat")
     print(f"rules: {flat_engine.report.loaded:,} loaded of {rs.files:,} files ({len(rs.errors)} not loadable, "
           f"{len(flat_engine.report.unrouted)} for other sources) in {time.perf_counter() - t:.1f}s")
-    lines = list(corpus(args.events))
-    size = sum(len(s) for s in lines)
-    print(f"corpus: {len(lines):,} OTRF events, {size / 1e6:,.0f} MB")
+    # The corpus is unzipped to a temporary file and streamed from it, so RSS measures the engine.
+    tmp = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8", newline="\n")
+    n = size = 0
+    for s in corpus(args.events):
+        tmp.write(s + "\n")
+        n += 1
+        size += len(s)
+    tmp.close()
+    print(f"corpus: {n:,} OTRF events, {size / 1e6:,.0f} MB")
     base_rss = rss_mb()
 
+    def lines():
+        with open(tmp.name, encoding="utf-8", newline="\n") as f:
+            for line in f:
+                yield line.rstrip("\n")
+
     t = time.perf_counter()
-    for s in lines:
+    for s in lines():
         orjson.loads(s)
-    ceiling = len(lines) / (time.perf_counter() - t)
+    ceiling = n / (time.perf_counter() - t)
 
     quarters = []
     dets = 0
     t = time.perf_counter()
-    step = max(1, len(lines) // 4)
-    for i, s in enumerate(lines, 1):
+    step = max(1, n // 4)
+    for i, s in enumerate(lines(), 1):
         flat = windows_flat(RawRecord(text=s, source="bench"))
         if flat is not None:
             dets += len(flat_engine.match(flat))
         if i % step == 0:
             quarters.append(rss_mb())
-    hunt_rate = len(lines) / (time.perf_counter() - t)
+    hunt_rate = n / (time.perf_counter() - t)
+    hunt_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     ecs_engine = SigmaEngine(rs.rules, rs.correlations, schema="ecs")
     st = ParseState(source="bench")
-    sample = lines[: min(len(lines), 50_000)]
     dets_ecs = 0
+    n_ecs = min(n, 50_000)
     t = time.perf_counter()
-    for s in sample:
+    for _, s in zip(range(n_ecs), lines()):
         ev = parse_record(RawRecord(text=s, source="bench"), st)
         dets_ecs += len(ecs_engine.match(ev, ev.get("@timestamp") or 0))
-    ecs_rate = len(sample) / (time.perf_counter() - t)
+    ecs_rate = n_ecs / (time.perf_counter() - t)
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{'path':42} {'events/s':>10}")
     print(f"{'orjson parse only (ceiling)':42} {ceiling:10,.0f}")
     print(f"{'hunt: flat Windows records + all rules':42} {hunt_rate:10,.0f}   target 30,000  "
           f"{'OK' if hunt_rate >= 30_000 else 'MISS'}   ({dets:,} detections)")
-    print(f"{'live: normalise to ECS + all rules':42} {ecs_rate:10,.0f}   (first {len(sample):,} events)")
+    print(f"{'live: normalise to ECS + all rules':42} {ecs_rate:10,.0f}   (first {n_ecs:,} events)")
     print(f"{'Zircolite, same YAML rules (issue 3)':42} {1_200:10,}")
     print(f"{'Zircolite, its generic set (issue 3)':42} {7_000:10,}")
-    print(f"peak RSS {peak:,.0f} MB (corpus held in memory: {base_rss:,.0f} MB before matching); "
-          f"RSS at each quarter of the input: {', '.join(f'{q:,.0f}' for q in quarters)} MB")
+    os.unlink(tmp.name)
+    print(f"RSS {base_rss:,.0f} MB with the rules compiled, then at each quarter of the input: "
+          f"{', '.join(f'{q:,.0f}' for q in quarters)} MB; peak {hunt_peak:,.0f} MB after hunt, "
+          f"{peak:,.0f} MB with the live path's second engine   target < 500 MB, flat")
 
 
 if __name__ == "__main__":

@@ -223,7 +223,8 @@ def read_file(path: Path, fmt: str | None = None, max_line: int = DEFAULT_MAX_LI
                 return
             with zf:
                 for info in zf.infolist():
-                    if info.is_dir():
+                    # macOS resource forks ride along in archives made on a Mac; they hold no logs
+                    if info.is_dir() or info.filename.startswith("__MACOSX/") or Path(info.filename).name.startswith("._"):
                         continue
                     member = f"{source}!{info.filename}"
                     if info.filename.lower().endswith(".evtx"):

@@ -27,6 +27,7 @@ from sigma.types import Placeholder, SigmaString
 from garrison.detect.sigma.values import RuleCompileError, _str, literal_of, re2_compile, shape, value_pred
 
 MISSING: Any = object()
+UNBOUNDED = "\x00unbounded"  # in Compiled.fields: the rule may read fields it can't name in advance
 
 
 class EvalContext:
@@ -121,7 +122,7 @@ class Compiled:
                  event_ids: set[int] | None = None):
         self.pred = pred
         self.prefilter = prefilter
-        self.fields = fields
+        self.fields = fields  # the event keys the rule reads (UNBOUNDED among them if it can't say)
         self.event_ids = event_ids  # the rule can only match these EventIDs (None: any)
 
 
@@ -226,6 +227,7 @@ def _compile(node: Any, resolve: Resolver, ph: dict[str, list[str]], fields: set
     if isinstance(node, ConditionFieldEqualsValueExpression):
         return _field(node.field, node.value, resolve, ph, fields)
     if isinstance(node, ConditionValueExpression):
+        fields.add("event.original")
         return _keyword(node.value, ph)
     raise RuleCompileError(f"unsupported condition element {type(node).__name__}")
 
@@ -246,15 +248,16 @@ def _selectivity(pf: list[tuple[str, str]]) -> tuple[int, int]:
 
 
 def _field(field: str, value: Any, resolve: Resolver, ph: dict[str, list[str]], fields: set[str]) -> tuple[Pred, list[Clause] | None]:
-    fields.add(field)
     get, key = resolve(field)
+    fields.add(key if key is not None else UNBOUNDED)
     if isinstance(value, SigmaNull):
         return (lambda c: (v := get(c)) is MISSING or v is None or v == ""), None
     if isinstance(value, SigmaExists):
         want = value.exists
         return (lambda c: ((v := get(c)) is not MISSING and v is not None) == want), None
     if isinstance(value, SigmaFieldReference):
-        other, _ = resolve(value.field)
+        other, okey = resolve(value.field)
+        fields.add(okey if okey is not None else UNBOUNDED)
         sw, ew = value.starts_with, value.ends_with
 
         def ref(c: EvalContext) -> bool:

@@ -15,7 +15,7 @@ import ahocorasick
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 
-from garrison.detect.sigma.compile import MISSING, Compiled, EvalContext, compile_condition
+from garrison.detect.sigma.compile import UNBOUNDED, Compiled, EvalContext, compile_condition
 from garrison.detect.sigma.correlate import CorrelationEngine
 from garrison.detect.sigma.routing import IndexKey, Routing, event_keys, load_routing
 import re2
@@ -40,6 +40,7 @@ class _Entry:
     info: RuleInfo
     compiled: Compiled
     where: list[tuple[Any, str]]  # (getter, lower-case value)
+    where_keys: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -48,6 +49,9 @@ class _Bucket:
     always: list[int] = field(default_factory=list)
     automata: dict[str, Any] = field(default_factory=dict)  # event key -> automaton of literal -> rule bitmask
     need: dict[int, int] = field(default_factory=dict)  # rule index -> clause bits it needs (0b1 or 0b11)
+    reads: set[str] = field(default_factory=set)  # event keys any rule here reads
+    memo_keys: tuple[str, ...] | None = None  # set when the bucket's verdicts can be memoised on those keys
+    memo: dict[tuple[Any, ...], list[int]] = field(default_factory=dict)
     # (event key, how, what): "ac" an automaton, "small" [(literal, mask)], "any" (RE2 of all literals, mask)
     scans: list[tuple[str, str, Any]] = field(default_factory=list)
 
@@ -84,6 +88,8 @@ def event_time(ev: dict[str, Any]) -> int:
 
 SMALL_SET = 24
 ANY_RULES = 3
+MEMO_MAX_KEYS = 64
+MEMO_SIZE = 10_000  # verdicts kept per bucket; the whole memo is dropped when full
 
 
 class SigmaEngine:
@@ -96,6 +102,7 @@ class SigmaEngine:
         self.report = LoadReport()
         self.rules: dict[str, RuleInfo] = {}
         self._buckets: dict[IndexKey, _Bucket] = defaultdict(_Bucket)
+        self._chains: dict[IndexKey, list[_Bucket]] = {}
         referenced: set[str] = set()
         for corr in correlations or []:
             if not corr.generate:
@@ -104,6 +111,10 @@ class SigmaEngine:
         for rule in rules:
             self._add(rule, referenced)
         for b in self._buckets.values():
+            # Rules are pure functions of the fields they read: events repeating those values (the same
+            # process touching the same file, say) reuse the verdict. Not for keyword rules (raw text).
+            if UNBOUNDED not in b.reads and "event.original" not in b.reads and len(b.reads) <= MEMO_MAX_KEYS:
+                b.memo_keys = tuple(sorted(b.reads))
             for evkey, a in b.automata.items():
                 lits = [(lit, a.get(lit)) for lit in a.keys()]
                 union = 0
@@ -138,13 +149,14 @@ class SigmaEngine:
                 for cond in conds:
                     compiled = compile_condition(cond, resolve, self.placeholders)
                     where = [(resolve(k)[0], str(v).lower()) for k, v in route.where.items()]
+                    wkeys = {resolve(k)[1] or UNBOUNDED for k in route.where}
                     for key in route.keys:
                         if key[0] == "w" and key[2] is None and compiled.event_ids:
                             # a service-wide rule that names its EventIDs: index it under each
                             for eid in compiled.event_ids:
-                                self._index((key[0], key[1], eid), _Entry(info, compiled, where))
+                                self._index((key[0], key[1], eid), _Entry(info, compiled, where, wkeys))
                         else:
-                            self._index(key, _Entry(info, compiled, where))
+                            self._index(key, _Entry(info, compiled, where, wkeys))
         except (RuleCompileError, Exception) as e:  # noqa: BLE001 - any rule-level failure is reported, never fatal
             self.report.failed.append((f"{info.title} ({info.path})", f"{type(e).__name__}: {e}"))
             return
@@ -155,6 +167,8 @@ class SigmaEngine:
         b = self._buckets[key]
         idx = len(b.entries)
         b.entries.append(entry)
+        b.reads |= entry.compiled.fields
+        b.reads |= entry.where_keys
         pre = entry.compiled.prefilter
         if pre is None:
             b.always.append(idx)
@@ -170,75 +184,118 @@ class SigmaEngine:
                 a.add_word(lit, (a.get(lit) if a.exists(lit) else 0) | bit)
 
     # -- matching -----------------------------------------------------------
+    def _bucket_candidates(self, b: _Bucket, ev: dict[str, Any], lowered: dict[str, str]) -> list[int]:
+        """Rules of one bucket worth evaluating: those whose prefilter clauses all hit, and those without one."""
+        mask = 0
+        for evkey, how, what in b.scans:
+            if how == "any":
+                v = ev.get(evkey)
+                if v is not None and what[0].search(v if type(v) is str else _str(v)) is not None:
+                    mask |= what[1]
+                continue
+            s = lowered.get(evkey)
+            if s is None:
+                v = ev.get(evkey)
+                if v is None:
+                    continue
+                s = lowered[evkey] = v.lower() if type(v) is str else _str(v).lower() if type(v) is not list \
+                    else "\n".join(_str(x).lower() for x in v)
+            if how == "small":
+                for lit, m in what:
+                    if lit in s:
+                        mask |= m
+            else:
+                for _, m in what.iter(s):
+                    mask |= m
+        if not mask:
+            return b.always
+        idxs = list(b.always)
+        got: dict[int, int] = {}
+        while mask:
+            low = mask & -mask
+            pos = low.bit_length() - 1
+            got[pos >> 1] = got.get(pos >> 1, 0) | (1 << (pos & 1))
+            mask ^= low
+        need = b.need
+        idxs += [i for i, g in got.items() if g == need[i]]
+        return idxs
+
     def candidates(self, ev: dict[str, Any]) -> list[tuple[_Bucket, list[int]]]:
-        """Rules worth evaluating: those whose prefilter literals occur, and those without one."""
-        out = []
         lowered: dict[str, str] = {}
+        out = []
         for key in event_keys(ev, self.schema):
             b = self._buckets.get(key)
-            if b is None:
-                continue
-            mask = 0
-            for evkey, how, what in b.scans:
-                if how == "any":
-                    v = ev.get(evkey)
-                    if v is not None and what[0].search(v if type(v) is str else _str(v)) is not None:
-                        mask |= what[1]
-                    continue
-                s = lowered.get(evkey)
-                if s is None:
-                    v = ev.get(evkey)
-                    if v is None:
-                        continue
-                    s = lowered[evkey] = v.lower() if type(v) is str else _str(v).lower() if type(v) is not list \
-                        else "\n".join(_str(x).lower() for x in v)
-                if how == "small":
-                    for lit, m in what:
-                        if lit in s:
-                            mask |= m
-                else:
-                    for _, m in what.iter(s):
-                        mask |= m
-            if mask:
-                idxs = list(b.always)
-                got: dict[int, int] = {}
-                while mask:
-                    low = mask & -mask
-                    pos = low.bit_length() - 1
-                    got[pos >> 1] = got.get(pos >> 1, 0) | (1 << (pos & 1))
-                    mask ^= low
-                need = b.need
-                idxs += [i for i, g in got.items() if g == need[i]]
+            if b is not None:
+                idxs = self._bucket_candidates(b, ev, lowered)
                 if idxs:
                     out.append((b, idxs))
-            elif b.always:
-                out.append((b, b.always))
         return out
+
+    def _evaluate(self, b: _Bucket, idxs: list[int], ctx: EvalContext) -> list[int]:
+        hits = []
+        for i in idxs:
+            e = b.entries[i]
+            if e.where and not all(_str(g(ctx)).lower() == v for g, v in e.where):
+                continue
+            if e.compiled.pred(ctx):
+                hits.append(i)
+        return hits
+
+    def _chain(self, ev: dict[str, Any]) -> list[_Bucket]:
+        """The buckets an event visits, cached per index key (channel and EventID, or dataset)."""
+        keys = event_keys(ev, self.schema)
+        k = keys[0]
+        chain = self._chains.get(k)
+        if chain is None:
+            chain = [b for b in (self._buckets.get(x) for x in keys) if b is not None]
+            if len(self._chains) < 100_000:
+                self._chains[k] = chain
+        return chain
 
     def match(self, ev: dict[str, Any], timestamp: int | None = None) -> list[Detection]:
         """Base-rule detections for one event (correlations are fed, and returned when they fire).
 
         ``timestamp`` (epoch us) defaults to the event's ``@timestamp``, read only when a rule matches.
         """
-        ctx = EvalContext(ev)
         found: list[Detection] = []
-        seen: set[str] = set()
-        for bucket, idxs in self.candidates(ev):
-            for i in idxs:
-                e = bucket.entries[i]
-                if e.info.id in seen:
+        seen: set[str] | None = None
+        ctx: EvalContext | None = None
+        lowered: dict[str, str] = {}
+        for b in self._chain(ev):
+            hits: list[int] | None = None
+            memo_key: tuple[Any, ...] | None = None
+            if b.memo_keys is not None:
+                memo_key = tuple(map(ev.get, b.memo_keys))
+                try:
+                    hits = b.memo.get(memo_key)
+                except TypeError:  # a list value: not hashable, evaluate
+                    memo_key = None
+            if hits is None:
+                idxs = self._bucket_candidates(b, ev, lowered)
+                if idxs:
+                    if ctx is None:
+                        ctx = EvalContext(ev)
+                    hits = self._evaluate(b, idxs, ctx)
+                else:
+                    hits = []
+                if memo_key is not None:
+                    if len(b.memo) >= MEMO_SIZE:
+                        b.memo.clear()
+                    b.memo[memo_key] = hits
+            for i in hits:
+                info = b.entries[i].info
+                if seen is None:
+                    seen = set()
+                elif info.id in seen:
                     continue
-                if e.where and not all(_str(g(ctx)).lower() == v for g, v in e.where):
-                    continue
-                if e.compiled.pred(ctx):
-                    seen.add(e.info.id)
-                    if timestamp is None:
-                        timestamp = event_time(ev)
-                    d = Detection(e.info.id, e.info.title, e.info.level, e.info.tags, timestamp, ev)
-                    if self.correlation is not None:
-                        found.extend(self.correlation.feed(e.info, d))
-                    if e.info.generate:
-                        found.append(d)
+                seen.add(info.id)
+                if timestamp is None:
+                    timestamp = event_time(ev)
+                d = Detection(info.id, info.title, info.level, info.tags, timestamp, ev)
+                if self.correlation is not None:
+                    found.extend(self.correlation.feed(info, d))
+                if info.generate:
+                    found.append(d)
         return found
 
     def flush(self) -> list[Detection]:

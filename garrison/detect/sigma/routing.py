@@ -122,7 +122,7 @@ def event_keys(ev: dict[str, Any], schema: str) -> list[IndexKey]:
         return [("d", ev.get("event.dataset"), None)]
     ch = ev.get("Channel")
     eid = ev.get("EventID")
-    if isinstance(eid, str) and eid.isdigit():
+    if type(eid) is not int and isinstance(eid, str) and eid.isdigit():
         eid = int(eid)
-    ch = ch.lower() if isinstance(ch, str) else None
+    ch = ch.lower() if type(ch) is str else None
     return [("w", ch, eid), ("w", ch, None), ("w", None, None)]
