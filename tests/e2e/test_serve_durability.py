@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -193,6 +194,47 @@ def test_syslog_tls(tmp_path):
         while time.time() < deadline and search(store, "", count_only=True).count < 1:
             time.sleep(0.3)
         assert search(store, "input.type:syslog-tls AND user.name:zed AND source.ip:198.51.100.4", count_only=True).count == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_streaming_detection_in_serve(tmp_path):
+    """garrison serve runs the configured Sigma rules on every event and stores the detections."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "ssh_root.yml").write_text("""
+title: SSH login failure for root
+id: 4b2f1c0e-1111-4a4a-8b8b-000000000001
+logsource: {product: linux, service: sshd}
+level: medium
+tags: [attack.credential-access, attack.t1110]
+detection:
+  sel: {user.name: root, event.outcome: failure}
+  condition: sel
+""")
+    http, syslog = _free_port(), _free_port()
+    cfg = tmp_path / "g.yaml"
+    cfg.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "data"), "store": {"flush_seconds": 0.2},
+                                   "detect": {"sigma": {"rule_dirs": [str(rules)]}},
+                                   "ingest": {"http": f"127.0.0.1:{http}", "syslog_tcp": f"127.0.0.1:{syslog}",
+                                              "syslog_udp": None}}))
+    proc = _start(cfg, tmp_path / "serve.log")
+    try:
+        _wait_http(http)
+        with socket.create_connection(("127.0.0.1", syslog)) as s:
+            s.sendall(b"<13>Nov 28 10:00:00 web1 sshd[1]: Failed password for root from 203.0.113.5 port 22 ssh2\n"
+                      b"<13>Nov 28 10:00:01 web1 sshd[1]: Failed password for alice from 203.0.113.5 port 22 ssh2\n")
+        deadline = time.time() + 20
+        rows = []
+        while time.time() < deadline and not rows:
+            time.sleep(0.3)
+            out = subprocess.run([sys.executable, "-m", "garrison", "--config", str(cfg), "detections", "list",
+                                  "--since", "all", "--json"], capture_output=True, text=True).stdout
+            rows = [json.loads(x) for x in out.splitlines()]
+        (row,) = rows
+        assert row["rule_title"] == "SSH login failure for root" and row["source_ip"] == "203.0.113.5"
+        assert row["event_id"] is not None and row["user_name"] == "root"
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
