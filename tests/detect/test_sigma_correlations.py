@@ -216,3 +216,22 @@ correlation: {type: event_count, rules: [failed_logon], group-by: [TargetUserNam
     assert corrs(out) == []
     corr = eng.correlation.correlations[0]
     assert corr.evicted == 900 and len(corr.groups) == 0  # flushed at the end; never more than 100 held
+
+
+def test_correlation_in_another_file(tmp_path):
+    (tmp_path / "base.yml").write_text(BASE)
+    (tmp_path / "corr.yml").write_text("""title: Many failed
+correlation: {type: event_count, rules: [failed_logon], group-by: [TargetUserName], timespan: 1m, condition: {gte: 2}}
+""")
+    rs = load_rules([tmp_path])
+    assert not rs.errors and len(rs.correlations) == 1
+    eng = SigmaEngine(rs.rules, rs.correlations)
+    assert len(corrs(run(eng, [(0, sec(4625, TargetUserName="x")), (S, sec(4625, TargetUserName="x"))]))) == 1
+
+
+def test_unknown_reference_is_reported(tmp_path):
+    (tmp_path / "corr.yml").write_text("""title: Dangling
+correlation: {type: event_count, rules: [no_such_rule], group-by: [x], timespan: 1m, condition: {gte: 2}}
+""")
+    rs = load_rules([tmp_path])
+    assert rs.errors and "no_such_rule" in rs.errors[0][1]

@@ -182,3 +182,28 @@ def test_catastrophic_regex_is_linear():
     t = time.perf_counter()
     assert not hits(eng, proc(CommandLine="a" * 50_000 + "!"))
     assert time.perf_counter() - t < 5  # a backtracking engine would never finish
+
+
+def test_filter_meta_rule(tmp_path):
+    """A Sigma filter (meta rule) removes its matches from the rules it names."""
+    from garrison.detect.sigma.load import load_rules
+
+    (tmp_path / "rule.yml").write_text("""
+title: Whoami
+id: 6f1d5e4c-0000-4000-8000-0000000000aa
+logsource: {product: windows, category: process_creation}
+detection: {sel: {Image|endswith: '\\\\whoami.exe'}, condition: sel}
+""")
+    (tmp_path / "filter.yml").write_text("""
+title: Admins may run whoami
+logsource: {product: windows, category: process_creation}
+filter:
+  rules: [6f1d5e4c-0000-4000-8000-0000000000aa]
+  selection: {User: admin}
+  condition: not selection
+""")
+    rs = load_rules([tmp_path])
+    assert len(rs.filters) == 1 and not rs.errors
+    eng = SigmaEngine(rs.rules)
+    assert hits(eng, proc(Image=r"C:\\w\\whoami.exe", User="bob"))
+    assert not hits(eng, proc(Image=r"C:\\w\\whoami.exe", User="admin"))

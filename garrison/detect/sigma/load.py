@@ -43,14 +43,16 @@ def load_rules(paths: Iterable[str | Path], disabled: set[str] | None = None) ->
     for f in rule_files(paths):
         rs.files += 1
         try:
-            coll = SigmaCollection.from_yaml(f.read_text(encoding="utf-8"), collect_errors=True)
+            coll = SigmaCollection.from_yaml(f.read_text(encoding="utf-8"), collect_errors=True,
+                                             collect_filters=True, resolve_references=False)
         except (SigmaError, ValueError, UnicodeDecodeError) as e:
             rs.errors.append((str(f), f"{type(e).__name__}: {e}"))
             continue
-        for r in coll.rules:
+        reasons: list[str] = []
+        for r in [*coll.rules, *coll.filters]:
             errors = getattr(r, "errors", None)
             if errors:
-                rs.errors.append((str(f), "; ".join(str(e) for e in errors)))
+                reasons += [str(e) for e in errors]
                 continue
             if r.source is not None and r.source.path is None:
                 r.source.path = f
@@ -59,13 +61,16 @@ def load_rules(paths: Iterable[str | Path], disabled: set[str] | None = None) ->
 
                 r.source = SigmaRuleLocation(f)
             items.append(r)
+        reasons += [str(e) for e in coll.errors if str(e) not in reasons]
+        if reasons:
+            rs.errors.append((str(f), "; ".join(reasons)))
     if disabled:
         items = [r for r in items if str(r.id) not in disabled and (r.name or "") not in disabled]
-    coll = SigmaCollection(items, collect_filters=True)  # type: ignore[arg-type]
+    coll = SigmaCollection(items, collect_filters=True, resolve_references=False)  # type: ignore[arg-type]
     try:
         coll.resolve_rule_references()
     except SigmaError as e:
-        rs.errors.append(("(references)", str(e)))
+        rs.errors.append((str(getattr(e, "source", None) or "(correlation references)"), str(e)))
     filters = [r for r in items if isinstance(r, SigmaFilter)]
     if filters:
         coll.apply_filters(filters)
