@@ -65,6 +65,48 @@ class DetectConfig:
 
 
 @dataclass(frozen=True)
+class PolicyConfig:
+    name: str
+    type: str = "ban"
+    duration: str = "4h"
+    target: str = "source.ip"  # or user.name
+    min_level: str = "high"  # detections at or above this level
+    rules: list[str] = field(default_factory=list)  # only these rule ids or titles (empty: any)
+    tags: list[str] = field(default_factory=list)  # only detections with one of these tags
+
+
+def _default_policies() -> list[dict[str, object]]:
+    return [{"name": "ban sources of high and critical detections", "min_level": "high", "duration": "4h"}]
+
+
+@dataclass(frozen=True)
+class RespondConfig:
+    enabled: bool = True
+    dry_run: bool = False  # record what would be banned, enforce nothing
+    max_auto_bans_per_minute: int = 60  # circuit breaker
+    escalation_factor: float = 2.0  # a repeat offender's next ban lasts this much longer
+    max_duration: str = "30d"
+    policies: list[dict[str, object]] = field(default_factory=_default_policies)
+    export_token: str | None = None  # bearer token for the blocklist export URLs (tokens work too)
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    min_level: str = "high"
+    max_per_hour: int = 20  # beyond this, notices wait for the digest
+    digest: str = "none"  # none | daily
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = "garrison@localhost"
+    mail_to: list[str] = field(default_factory=list)
+    teams_webhooks: list[str] = field(default_factory=list)
+    slack_webhooks: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: str = "./garrison-data"
     organization: str = "default"
@@ -74,6 +116,8 @@ class Config:
     enrich: EnrichConfig = field(default_factory=EnrichConfig)
     parse: ParseConfig = field(default_factory=ParseConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
+    respond: RespondConfig = field(default_factory=RespondConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
     @property
     def data_path(self) -> Path:

@@ -18,10 +18,12 @@ def tokens() -> None:
 @tokens.command("add")
 @click.argument("name")
 @click.option("--org", default=None, help="Organisation the token's events belong to (default: config organization).")
+@click.option("--scope", "scopes", type=click.Choice(["ingest", "api", "ingest,api"]), default="ingest", show_default=True,
+              help="ingest: send events; api: manage decisions and pull blocklists.")
 @pass_ctx
-def add(ctx: Context, name: str, org: str | None) -> None:
+def add(ctx: Context, name: str, org: str | None, scopes: str) -> None:
     """Create a token; it is shown once and stored only as a digest."""
-    token = create_token(ctx.engine, name, org or ctx.config.organization)
+    token = create_token(ctx.engine, name, org or ctx.config.organization, scopes)
     click.echo(token)
 
 
@@ -29,10 +31,10 @@ def add(ctx: Context, name: str, org: str | None) -> None:
 @pass_ctx
 def list_cmd(ctx: Context) -> None:
     t = Table(title="ingest tokens")
-    for c in ("name", "organization", "created"):
+    for c in ("name", "organization", "scopes", "created"):
         t.add_column(c)
     for r in list_tokens(ctx.engine):
-        t.add_row(str(r["name"]), str(r["organization_id"]), iso_from_us(int(r["created_at"])))  # type: ignore[arg-type]
+        t.add_row(str(r["name"]), str(r["organization_id"]), str(r["scopes"]), iso_from_us(int(r["created_at"])))  # type: ignore[arg-type]
     out.print(t)
 
 

@@ -29,6 +29,10 @@ import yaml
 from garrison.errors import ConfigError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Private space, always counted as the organisation's own: RFC 1918, shared (CGNAT) and unique-local
+# addresses. (ipaddress's is_private also covers documentation ranges, which are not ours.)
+DEFAULT_INTERNAL = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+                                                       "fc00::/7")]
 
 
 @dataclass
@@ -50,7 +54,9 @@ class Inventory:
             return "internal"
         if any(a in n for n in self.partners):
             return "partner"
-        return "internal" if a.is_private and not self.own else "external"
+        if any(a in n for n in DEFAULT_INTERNAL if n.version == a.version):
+            return "internal"  # private space is never the Internet, whatever the inventory lists
+        return "external"
 
     def is_protected(self, ip: str) -> bool:
         """Own, partner or critical: never to be blocked."""

@@ -12,20 +12,13 @@ from garrison.config import Config
 from garrison.enrich import GeoLookup, Inventory, load_inventory
 from garrison.errors import ParseError
 from garrison.model import Event, RawRecord, Reject
-from garrison.model.detection import Detection
+from garrison.model.batch import Batch
 from garrison.parse import ParseState, parse_record
 from garrison.parse._time import any_us
 
-# A later stage (detect, triage, respond) sees each batch of parsed, enriched events and may
-# return detections.
-Stage = Callable[[list[Event]], "list[Detection] | None"]
-
-
-@dataclass
-class Batch:
-    events: list[Event]
-    rejects: list[Reject]
-    detections: list[Detection]
+# A later stage (detect, triage, respond) sees each batch of parsed, enriched events and adds
+# what it finds (detections, decisions) to the batch.
+Stage = Callable[[Batch], None]
 
 
 @dataclass
@@ -121,19 +114,17 @@ class Pipeline:
         if self.inventory.own or self.inventory.partners or self.inventory.hosts or self.inventory.users:
             for ev in events:
                 self.inventory.enrich(ev)
-        detections: list[Detection] = []
+        batch = Batch(events, rejects)
         for stage in self.stages:
-            found = stage(events)
-            if found:
-                detections.extend(found)
+            stage(batch)
         c.events += len(events)
         c.rejected += len(rejects)
         for ev in events:
             c.by_dataset[ev.get("event.dataset", "unknown")] += 1
         for r in rejects:
             c.reject_reasons[_reason_class(r.reason)] += 1
-        c.detections += len(detections)
-        return Batch(events, rejects, detections)
+        c.detections += len(batch.detections)
+        return batch
 
 
 def _reason_class(reason: str) -> str:

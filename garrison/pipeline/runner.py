@@ -58,7 +58,7 @@ def import_paths(pipeline: Pipeline, store: EventStore, paths: Iterable[str | Pa
         size = f.stat().st_size if f.exists() else 0
         for batch in _batches(read_file(f, fmt, max_line), batch_size):
             b = pipeline.process(batch, forced_format=fmt if fmt != "evtx" else None)
-            store.commit(b.events, b.rejects, detections=b.detections)
+            store.commit(b.events, b.rejects, detections=b.detections, decisions=b.decisions)
             ev_total += len(b.events)
             rej_total += len(b.rejects)
             if progress:
@@ -71,15 +71,21 @@ def import_paths(pipeline: Pipeline, store: EventStore, paths: Iterable[str | Pa
     return ImportResult(len(files), ev_total, rej_total, time.perf_counter() - t0)
 
 
-def build_live_pipeline(config: Config, db: Engine) -> Pipeline:
-    """The full pipeline: parse, enrich, then detect with the active Sigma rules."""
+def build_live_pipeline(config: Config, db: Engine, notifier: Any = None) -> Pipeline:
+    """The full pipeline: parse, enrich, detect with the active Sigma rules, respond, notify."""
     from garrison.detect.sigma.stage import build_sigma_stage
+    from garrison.respond.notify import Notifier, detection_notices
+    from garrison.respond.policy import RespondStage
 
-    stages: list[Stage] = []
+    pipeline = build_pipeline(config)
     sigma = build_sigma_stage(config, db)
     if sigma is not None:
-        stages.append(sigma)
-    return build_pipeline(config, stages)
+        pipeline.stages.append(sigma)
+    notifier = notifier if notifier is not None else Notifier(config.notify)
+    if config.respond.enabled:
+        pipeline.stages.append(RespondStage(config, db, pipeline.inventory, notice=notifier))
+    pipeline.stages.append(detection_notices(notifier))
+    return pipeline
 
 
 def record_to_wal(rec: RawRecord) -> bytes:
@@ -152,7 +158,7 @@ class LiveProcessor(threading.Thread):
         if end == self.offset:
             return 0
         b = self.pipeline.process(records)
-        self.store.commit(b.events, b.rejects, wal_offset=end, detections=b.detections)
+        self.store.commit(b.events, b.rejects, wal_offset=end, detections=b.detections, decisions=b.decisions)
         self.offset = end
         self.commits += 1
         self.wal.truncate_before(end)

@@ -29,8 +29,10 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine, delete, func, insert, select, update
 
 from garrison.model import CORE_COLUMNS, Event, Reject
+from garrison.model.decision import Decision
 from garrison.model.detection import Detection
 from garrison.store import state as S
+from garrison.store.records import audit, insert_decisions
 
 _US_PER_DAY = 86_400_000_000
 _ARROW = {"ts": pa.timestamp("us", tz="UTC"), "str": pa.string(), "int": pa.int64()}
@@ -126,7 +128,7 @@ def detection_row(d: Detection) -> dict[str, Any]:
             "evidence": orjson.dumps([e.get("event.id") for e in d.evidence]).decode() if d.evidence else None,
             "group_values": orjson.dumps(d.group, default=str).decode() if d.group else None,
             "source_ip": ev.get("source.ip"), "user_name": ev.get("user.name"), "host_name": ev.get("host.name"),
-            "destination_ip": ev.get("destination.ip")}
+            "destination_ip": ev.get("destination.ip"), "decision_id": d.extra.get("decision_id")}
 
 
 class EventStore:
@@ -159,7 +161,7 @@ class EventStore:
 
     # -- writing ----------------------------------------------------------------
     def commit(self, events: list[Event], rejects: Sequence[Reject] = (), wal_offset: int | None = None,
-               detections: Sequence[Detection] = ()) -> CommitResult:
+               detections: Sequence[Detection] = (), decisions: Sequence[Decision] = ()) -> CommitResult:
         seq, _, next_id = self.last_commit()
         seq += 1
         now = int(time.time() * 1_000_000)
@@ -175,7 +177,7 @@ class EventStore:
         try:
             for day, evs in sorted(by_day.items()):
                 written.append(self._write_part(day, seq, len(written), evs))
-            self._record(seq, now, events, rejects, written, wal_offset, next_id + len(events), detections)
+            self._record(seq, now, events, rejects, written, wal_offset, next_id + len(events), detections, decisions)
         except BaseException:
             for w in written:
                 (self.root / w["path"]).unlink(missing_ok=True)
@@ -200,7 +202,7 @@ class EventStore:
 
     def _record(self, seq: int, now: int, events: list[Event], rejects: Sequence[Reject],
                 written: list[dict[str, Any]], wal_offset: int | None, next_id: int,
-                detections: Sequence[Detection] = ()) -> None:
+                detections: Sequence[Detection] = (), decisions: Sequence[Decision] = ()) -> None:
         counts: Counter[tuple[str, str, str, str, str]] = Counter()
         health: dict[str, list[Any]] = {}
         for e in events:
@@ -230,6 +232,15 @@ class EventStore:
                 if res.rowcount == 0:
                     c.execute(insert(S.source_health).values(source=src, input_type=inp, events=ne, rejects=nr,
                                                               last_event_at=now if ne else None))
+            if decisions:
+                for dec in decisions:
+                    ev = dec.extra.get("event")
+                    if isinstance(ev, dict):
+                        dec.event_id = ev.get("event.id")
+                insert_decisions(c, decisions)
+                for dec in decisions:
+                    audit(c, dec.author or "policy", "decision.auto", f"{dec.scope}:{dec.value}",
+                          {"id": dec.id, "until": dec.until, "reason": dec.reason, "simulated": dec.simulated})
             if detections:
                 c.execute(insert(S.detections), [detection_row(d) for d in detections])
             if rejects:

@@ -73,6 +73,7 @@ ingest_tokens = Table(
     Column("token_hash", String(128), nullable=False, unique=True),  # sha256 of a 256-bit random token
     Column("organization_id", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    Column("scopes", String(64), nullable=False, default="ingest"),  # ingest | api (decisions, exports)
 )
 
 
@@ -110,6 +111,49 @@ detections = Table(
     Column("user_name", String(256), index=True),
     Column("host_name", String(256)),
     Column("destination_ip", String(64)),
+    Column("decision_id", Integer, index=True),  # the decision in force that blocked this attempt, if any
+)
+
+
+decisions = Table(
+    "decisions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("type", String(16), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("value", String(256), nullable=False, index=True),
+    Column("origin", String(16), nullable=False),
+    Column("reason", String(512), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("until", BigInteger, nullable=False, index=True),
+    Column("deleted_at", BigInteger),
+    Column("updated_at", BigInteger, nullable=False, index=True),  # for incremental refresh of in-memory views
+    Column("simulated", Integer, nullable=False, default=0),
+    Column("organization_id", String(64), nullable=False),
+    Column("author", String(128)),
+    Column("rule_id", String(128)),
+    Column("event_id", BigInteger),
+    Column("offence", Integer, nullable=False, default=1),
+)
+
+bouncers = Table(
+    "bouncers", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("key_hash", String(128), nullable=False, unique=True),  # sha256 of a 256-bit random key
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_pull", BigInteger),
+    Column("ip_address", String(64)),
+    Column("user_agent", String(256)),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", BigInteger, nullable=False, index=True),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(256)),
+    Column("detail", Text),
 )
 
 

@@ -17,8 +17,16 @@ def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
 
 
 def create_app(config: Config, engine: Engine, sink: Sink) -> FastAPI:
+    from garrison.respond.decisions import ActiveView
+    from garrison.respond.lapi import build_lapi
+    from garrison.web.routers.decisions import build_decisions_router
+
     app = FastAPI(title="Garrison", version="0.1.0", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.include_router(build_router(engine, sink, config.ingest.max_body_bytes, config.ingest.max_line_bytes))
+    view = ActiveView(engine)
+    app.state.decisions = view
+    app.include_router(build_lapi(engine, view))
+    app.include_router(build_decisions_router(config, engine, view))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

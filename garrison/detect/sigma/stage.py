@@ -11,8 +11,7 @@ from garrison.detect.sigma.engine import SigmaEngine
 from garrison.detect.sigma.load import load_rules
 from garrison.detect.sigma.routing import load_routing
 from garrison.detect.sigma.rulesets import active_paths, disabled_rules
-from garrison.model import Event
-from garrison.model.detection import Detection
+from garrison.model.batch import Batch
 
 log = logging.getLogger("garrison.detect.sigma")
 
@@ -21,15 +20,14 @@ class SigmaStage:
     def __init__(self, engine: SigmaEngine):
         self.engine = engine
 
-    def __call__(self, events: list[Event]) -> list[Detection]:
-        out: list[Detection] = []
+    def __call__(self, batch: Batch) -> None:
+        out = batch.detections
         match = self.engine.match
-        for ev in events:
+        for ev in batch.events:
             for d in match(ev, ev.get("@timestamp") or 0):
                 d.source_file = ev.get("log.file.path")
                 d.source_record = ev.get("log.file.line")
                 out.append(d)
-        return out
 
 
 def build_sigma_stage(config: Config, db: Engine) -> SigmaStage | None:

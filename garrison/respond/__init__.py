@@ -1,0 +1,1 @@
+"""Respond: decisions (bans) with expiry, policies, safety, the CrowdSec bouncer API, exports, notifications."""

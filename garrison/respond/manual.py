@@ -1,0 +1,31 @@
+"""Bans made by people (CLI and HTTP API): validated, protected targets refused, escalated, audited."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from garrison.config import Config
+from garrison.enrich.inventory import load_inventory
+from garrison.errors import GarrisonError
+from garrison.model.decision import TYPES, Decision, parse_duration
+from garrison.respond.decisions import add_decision, normalise_target
+from garrison.respond.safety import protected_reason
+from garrison.store.records import now_us
+
+
+def manual_ban(config: Config, engine: Engine, value: str, scope: str = "ip", type_: str = "ban",
+               duration: str = "4h", reason: str = "manual ban", actor: str = "analyst") -> Decision:
+    if type_ not in TYPES:
+        raise GarrisonError(f"unknown decision type {type_!r}; use one of {', '.join(TYPES)}")
+    value = normalise_target(scope, value)
+    why = protected_reason(scope, value, load_inventory(config.enrich.inventory))
+    if why:
+        raise GarrisonError(f"refusing to {type_} {value}: it is {why} (see enrich.inventory)")
+    try:
+        dur = parse_duration(duration)
+    except ValueError as e:
+        raise GarrisonError(str(e)) from None
+    now = now_us()
+    d = Decision(type=type_, scope=scope, value=value, origin="analyst", reason=reason, created_at=now,
+                 until=now + dur, simulated=config.respond.dry_run, organization_id=config.organization, author=actor)
+    return add_decision(engine, d, actor)
