@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test install bench
+.PHONY: demo test install bench test-deps
 
 $(BIN)/garrison: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,8 +16,18 @@ install: $(BIN)/garrison
 demo: install
 	$(BIN)/garrison --data-dir ./garrison-data serve --demo
 
-test: install
+# System packages the tests drive for real: Debian's CrowdSec custom bouncer (installed without the
+# crowdsec agent it recommends, which would try to register online).
+test-deps:
+	@command -v crowdsec-custom-bouncer >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends crowdsec-custom-bouncer >/dev/null; \
+	  else echo "run as root, or: sudo apt-get install --no-install-recommends crowdsec-custom-bouncer"; fi; }
+
+test: install test-deps
 	$(BIN)/python -m pytest -q
 
 bench: install
 	$(BIN)/python bench/ingest/run.py
+	$(BIN)/python bench/sigma/run.py
+	$(BIN)/python bench/decisions/run.py

@@ -11,6 +11,7 @@ import uvicorn
 from garrison.cli._context import Context, console, pass_ctx
 from garrison.model import RawRecord
 from garrison.pipeline.runner import LiveProcessor, build_live_pipeline, import_paths, record_to_wal
+from garrison.respond.notify import Notifier
 from garrison.simulate import write_demo_logs
 from garrison.sources.syslog import start_listeners
 from garrison.sources.tokens import create_token, list_tokens
@@ -44,7 +45,8 @@ def serve(ctx: Context, demo: bool) -> None:
     if demo:
         _load_demo(ctx)
     wal = Wal(cfg.data_path / "wal")
-    processor = LiveProcessor(build_live_pipeline(cfg, ctx.engine), ctx.store, wal, cfg.store.flush_seconds,
+    notifier = Notifier(cfg.notify)
+    processor = LiveProcessor(build_live_pipeline(cfg, ctx.engine, notifier), ctx.store, wal, cfg.store.flush_seconds,
                               cfg.store.batch_events)
     processor.start()
 
@@ -65,11 +67,15 @@ def serve(ctx: Context, demo: bool) -> None:
                 raise RuntimeError("the pipeline stopped") from processor.error
 
     async def maintenance() -> None:
+        hours = 0
         while True:
             await asyncio.sleep(MAINTENANCE_SECONDS)
+            hours += 1
             removed = await asyncio.to_thread(ctx.store.apply_retention, cfg.store.retention_days)
             days = await asyncio.to_thread(ctx.store.compact)
             log.info("maintenance: removed %d expired files, compacted %d days", removed, days)
+            if cfg.notify.digest != "daily" or hours % 24 == 0:  # held notices go out hourly, or in the daily digest
+                await asyncio.to_thread(notifier.flush_digest)
 
     async def main() -> None:
         await start_listeners(stream_sink, cfg.organization, cfg.ingest.max_line_bytes, cfg.ingest.syslog_udp,

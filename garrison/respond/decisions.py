@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,21 +100,39 @@ class ActiveView:
     """Every decision changed recently or still active, indexed for lookups; refreshed incrementally."""
 
     engine: Engine
+    lookup_interval: float = 0.05  # high-rate lookups share one refresh per interval
     by_id: dict[int, Decision] = field(default_factory=dict)
     exact: dict[tuple[str, str], dict[int, Decision]] = field(default_factory=dict)  # (scope, value) -> decisions
     ranges: dict[int, tuple[Any, Decision]] = field(default_factory=dict)  # id -> (network, decision)
     _seen: int = 0
+    _refreshed_at: int = 0
+    _last: float = -1e9
+    _version: dict[int, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def refresh(self) -> None:
+    def refresh(self, min_interval: float = 0.0) -> None:
+        """Pick up decisions written since the last refresh (by any process), at most every ``min_interval`` s.
+
+        Rows are matched on (id, updated_at) over a 2 s overlap, so a writer whose transaction committed
+        after a later-stamped one is not missed, and unchanged rows are not fetched again.
+        """
         with self._lock:
-            since = self._seen
+            mono = time.monotonic()
+            if mono - self._last < min_interval:
+                return
+            self._last = mono
+            # a row is stamped before its transaction commits: look 2 s behind the previous refresh
+            since = self._refreshed_at - 2_000_000 if self._refreshed_at else -1
+            self._refreshed_at = now_us()
             with self.engine.connect() as c:
-                rows = c.execute(select(S.decisions).where(S.decisions.c.updated_at > since - 2_000_000)
-                                 .order_by(S.decisions.c.updated_at)).mappings().all()
-            for r in rows:
-                self._put(_row(r))
-                self._seen = max(self._seen, r["updated_at"])
+                stamps = c.execute(select(S.decisions.c.id, S.decisions.c.updated_at)
+                                   .where(S.decisions.c.updated_at > since)).all()
+                need = [i for i, u in stamps if self._version.get(i) != u]
+                for k in range(0, len(need), 900):
+                    for r in c.execute(select(S.decisions).where(S.decisions.c.id.in_(need[k:k + 900]))).mappings():
+                        self._put(_row(r))
+                        self._version[r["id"]] = r["updated_at"]
+                        self._seen = max(self._seen, r["updated_at"])
             self._expire()
 
     def _put(self, d: Decision) -> None:
@@ -129,6 +148,7 @@ class ActiveView:
         cut = now_us() - keep_us
         for i in [i for i, d in self.by_id.items() if (d.deleted_at or d.until) < cut]:
             d = self.by_id.pop(i)
+            self._version.pop(i, None)
             self.exact.get((d.scope, d.value), {}).pop(i, None)
             self.ranges.pop(i, None)
 

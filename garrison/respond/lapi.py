@@ -8,6 +8,7 @@ Unknown query parameters are ignored. Empty lists are sent as null, as CrowdSec 
 from __future__ import annotations
 
 import ipaddress
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -55,22 +56,50 @@ def _filter(decisions: list[Decision], params: Any) -> list[Decision]:
     return out
 
 
+KEY_CACHE_SECONDS = 10.0  # a deleted bouncer key stops working within this
+
+
 def build_lapi(engine: Engine, view: ActiveView) -> APIRouter:
     router = APIRouter()
+    keys: dict[str, tuple[float, int, str]] = {}  # api key -> (checked at, bouncer id, name)
 
     async def _auth(request: Request) -> tuple[int, str, int | None] | JSONResponse:
+        key = request.headers.get("x-api-key") or ""
+        hit = keys.get(key)
+        if hit is not None and time.monotonic() - hit[0] < KEY_CACHE_SECONDS:
+            return hit[1], hit[2], None
         try:
-            return await run_in_threadpool(authenticate, engine, request.headers.get("x-api-key"))
+            who = await run_in_threadpool(authenticate, engine, key)
         except AuthError as e:
+            keys.pop(key, None)
             return JSONResponse({"message": str(e)}, status_code=403)
+        if len(keys) > 10_000:
+            keys.clear()
+        keys[key] = (time.monotonic(), who[0], who[1])
+        return who
+
+    async def _last_pull(bouncer_id: int) -> int | None:
+        from sqlalchemy import select
+
+        from garrison.store import state as S
+
+        def q() -> int | None:
+            with engine.connect() as c:
+                return c.execute(select(S.bouncers.c.last_pull).where(S.bouncers.c.id == bouncer_id)).scalar()
+        return await run_in_threadpool(q)
+
+    async def _refresh(interval: float) -> None:
+        if time.monotonic() - view._last >= interval:  # only hop to a thread when a refresh is due
+            await run_in_threadpool(view.refresh, interval)
 
     @router.api_route("/v1/decisions/stream", methods=["GET", "HEAD"])
     async def stream(request: Request) -> Response:
         who = await _auth(request)
         if isinstance(who, JSONResponse):
             return who
-        bouncer_id, _, last_pull = who
-        await run_in_threadpool(view.refresh)
+        bouncer_id = who[0]
+        last_pull = await _last_pull(bouncer_id)
+        await _refresh(0.0)
         now = now_us()
         startup = request.query_params.get("startup", "false").lower() == "true"
         if startup or last_pull is None:
@@ -90,7 +119,7 @@ def build_lapi(engine: Engine, view: ActiveView) -> APIRouter:
         who = await _auth(request)
         if isinstance(who, JSONResponse):
             return who
-        await run_in_threadpool(view.refresh)
+        await _refresh(view.lookup_interval)
         now = now_us()
         q = request.query_params
         found: list[Decision]

@@ -22,7 +22,9 @@ def lapi(tmp_path):
     cfg = load_config(None, data_dir=str(tmp_path))
     engine = open_state(tmp_path)
     key = add_bouncer(engine, "test")
-    client = TestClient(create_app(cfg, engine, lambda recs: 0))
+    app = create_app(cfg, engine, lambda recs: 0)
+    app.state.decisions.lookup_interval = 0  # tests write and read within milliseconds
+    client = TestClient(app)
     client.headers["X-Api-Key"] = key
     return cfg, engine, client
 
