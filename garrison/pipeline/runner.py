@@ -16,7 +16,7 @@ from garrison.model import RawRecord, Reject
 from sqlalchemy import Engine
 
 from garrison.config import Config
-from garrison.pipeline.pipeline import Pipeline, Stage, build_pipeline
+from garrison.pipeline.pipeline import Pipeline, build_pipeline
 from garrison.sources.files import expand, read_file
 from garrison.store.events import EventStore
 from garrison.store.wal import Wal

@@ -14,7 +14,7 @@ import yaml
 
 from garrison.config import load_config
 from garrison.detect.sigma.routing import load_routing
-from garrison.detect.sigma.rulesets import active_paths, disabled_rules, install, installed, set_enabled
+from garrison.detect.sigma.rulesets import active_paths, disabled_rules, install, installed
 from garrison.errors import GarrisonError
 from garrison.store import open_state
 from tests.conftest import DATA

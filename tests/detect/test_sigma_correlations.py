@@ -5,7 +5,6 @@ Shaped on the examples of the Sigma correlation specification (failed logins, re
 
 from __future__ import annotations
 
-from sigma.collection import SigmaCollection
 
 from garrison.detect.sigma.engine import SigmaEngine
 from garrison.detect.sigma.load import load_rules

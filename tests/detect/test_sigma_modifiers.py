@@ -161,7 +161,6 @@ def test_list_values_in_events_and_other_sources():
 
 def test_unsupported_regex_is_rejected_with_reason(tmp_path):
     """A regex RE2 can't run (look-around, back-references) is refused at load with file and reason."""
-    from garrison.detect.sigma.load import load_rules
 
     f = tmp_path / "bad.yml"
     f.write_text("title: t\nlogsource: {product: windows, category: process_creation}\n"
@@ -186,7 +185,6 @@ def test_catastrophic_regex_is_linear():
 
 def test_filter_meta_rule(tmp_path):
     """A Sigma filter (meta rule) removes its matches from the rules it names."""
-    from garrison.detect.sigma.load import load_rules
 
     (tmp_path / "rule.yml").write_text("""
 title: Whoami

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 import yaml
 
 from tests.e2e.test_serve_durability import _free_port, _start, _wait_http
