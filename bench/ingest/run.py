@@ -48,7 +48,7 @@ def inputs(n: int, tmp: Path) -> dict[str, Path]:
     for d in sorted((DATA / "crowdsec-hub/tests").iterdir()):
         if d.name.startswith(("nginx", "apache")):
             for f in d.glob("*.log"):
-                access += [l for l in f.read_text(errors="replace").splitlines() if ACCESS.fullmatch(l)]
+                access += [x for x in f.read_text(errors="replace").splitlines() if ACCESS.fullmatch(x)]
     files["access (combined)"] = access
     with zipfile.ZipFile(DATA / "otrf/datasets/atomic/windows/defense_evasion/host/empire_launcher_sct_regsvr32.zip") as z:
         win = z.read(z.namelist()[0]).decode().splitlines()
@@ -57,7 +57,7 @@ def inputs(n: int, tmp: Path) -> dict[str, Path]:
     for name, lines in files.items():
         count = n if "windows" not in name else n // 2
         p = tmp / (name.split()[0] + ".log")
-        p.write_text("\n".join(_repeat([l for l in lines if l.strip()], count)) + "\n")
+        p.write_text("\n".join(_repeat([x for x in lines if x.strip()], count)) + "\n")
         out[name] = p
     return out
 

@@ -106,7 +106,6 @@ def test_sigkill_loses_no_acknowledged_event(server_cfg):
     for t in threads:
         t.start()
     time.sleep(3)
-    kill_time = time.time()
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     stop.set()

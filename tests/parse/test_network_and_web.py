@@ -89,7 +89,7 @@ def test_zeek_every_log(data):
     for f in sorted((data / "zeek").glob("*.json.gz")):
         with gzip.open(f, "rt") as fh:
             lines = list(itertools.islice(fh, 200))
-        events, errors = parse_lines([l for l in lines if l.strip()])
+        events, errors = parse_lines([x for x in lines if x.strip()])
         assert not errors, (f.name, errors[:2])
         total += len(events)
         datasets |= {e["event.dataset"] for e in events}

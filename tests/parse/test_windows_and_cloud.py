@@ -18,7 +18,7 @@ def test_otrf_recording(data):
     with zipfile.ZipFile(z) as zf:
         lines = zf.read(zf.namelist()[0]).decode().splitlines()
     events, errors = parse_lines(lines)
-    assert not errors and len(events) == len([l for l in lines if l.strip()])
+    assert not errors and len(events) == len([x for x in lines if x.strip()])
     sysmon1 = [e for e in events if e["event.dataset"] == "windows.sysmon" and e["winlog.event_id"] == 1]
     assert sysmon1
     e = sysmon1[0]
