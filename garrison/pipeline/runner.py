@@ -77,10 +77,13 @@ def build_live_pipeline(config: Config, db: Engine, notifier: Any = None) -> Pip
     from garrison.respond.notify import Notifier, detection_notices
     from garrison.respond.policy import RespondStage
 
+    from garrison.detect.detectors.web import web_attack_stage
+
     pipeline = build_pipeline(config)
     sigma = build_sigma_stage(config, db)
     if sigma is not None:
         pipeline.stages.append(sigma)
+    pipeline.stages.append(web_attack_stage)
     notifier = notifier if notifier is not None else Notifier(config.notify)
     if config.respond.enabled:
         pipeline.stages.append(RespondStage(config, db, pipeline.inventory, notice=notifier))

@@ -1,0 +1,1 @@
+"""Garrison's own detectors: documented Python for what Sigma can't express, with the same output."""
