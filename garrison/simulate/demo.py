@@ -83,7 +83,26 @@ def write_demo_logs(out_dir: str | Path, seed: int = 7, now: float | None = None
               "IpAddress": rng.choice(STAFF_IPS), "IpPort": str(rng.randrange(1024, 65535)),
               "Status": "0x0" if ok else "0xc000006d"}
         files["windows-security.json"].append((t, orjson.dumps(ev).decode()))
-    for _ in range(2000 * scale):  # Entra ID: staff sign-ins and a spray
+    # Attack bursts, as they really come: a password spray against Entra ID, SSH guessing that succeeds.
+    burst = start + rng.randrange(0, 80_000_000_000)
+    for i, user in enumerate(USERS):
+        t = burst + i * 6_000_000
+        ev = {"time": _ts(t).isoformat().replace("+00:00", "Z"), "category": "SignInLogs", "operationName": "Sign-in activity",
+              "properties": {"createdDateTime": _ts(t).isoformat().replace("+00:00", "Z"),
+                             "userPrincipalName": f"{user}@council.example", "ipAddress": "185.220.101.4",
+                             "appDisplayName": "Office 365 Exchange Online", "clientAppUsed": "Browser",
+                             "status": {"errorCode": 50126, "failureReason": "Invalid username or password."},
+                             "location": {"countryOrRegion": "DE"}}}
+        files["entra-signin.json"].append((t, orjson.dumps(ev).decode()))
+    guess = start + rng.randrange(0, 80_000_000_000)
+    for i in range(25):
+        t = guess + i * 2_000_000
+        files["auth.log"].append((t, f"{_ts(t):%b %e %H:%M:%S} web01 sshd[{40000 + i}]: Failed password for deploy "
+                                     f"from 45.155.205.233 port {50000 + i} ssh2"))
+    t = guess + 60_000_000
+    files["auth.log"].append((t, f"{_ts(t):%b %e %H:%M:%S} web01 sshd[40100]: Accepted password for deploy "
+                                 f"from 45.155.205.233 port 50100 ssh2"))
+    for _ in range(2000 * scale):  # Entra ID: staff sign-ins and background failures
         t = when()
         spray = rng.random() < 0.3
         ev = {"time": _ts(t).isoformat().replace("+00:00", "Z"), "category": "SignInLogs", "operationName": "Sign-in activity",

@@ -45,7 +45,7 @@ _SIGS: dict[str, list[str]] = {
         r"@@(?:version|datadir|hostname|basedir|tmpdir|servername|spid|language)\b",
         r"\b(?:char|chr|nchar|concat|concat_ws|group_concat|cast|convert|ascii|ord|hex|unhex|substring|substr|mid|left|right|version|database|user|current_user|system_user|session_user)\s*\([\s\S]{0,80}?\)",
         r"/\*!?\d*[\s\S]*?\*/\s*(?:select|union|and|or|from|where)",
-        r"(?:['\"`]|\d)\s*(?:--|#|/\*)", r"\border\s+by\s+\d+\s*(?:--|#|$|,)", r"\bhaving\s+\d+\s*=\s*\d+",
+        r"['\"`]\s*(?:--|#|/\*)", r"\d\s*(?:--\s|--$|/\*)", r"\border\s+by\s+\d+\s*(?:--|#|$|,)", r"\bhaving\s+\d+\s*=\s*\d+",
         r"\bgroup\s+by\b[\s\S]{0,60}?\bhaving\b", r"['\"]\s*(?:\|\||\+|&)\s*['\"(]", r"\bcase\s+when\b[\s\S]{0,100}?\bthen\b",
         r"\bexec(?:ute)?\s*(?:\(|\s+(?:master|xp_|sp_|@))", r"\bdeclare\s+@\w+", r"\bwaitfor\s+(?:delay|time)\b",
         r"['\"]\s*(?:=|<>|!=|<|>)\s*['\"]", r"\bin\s*\(\s*select\b", r"\bnull\s*,\s*null\b",
@@ -100,7 +100,6 @@ _SIGS: dict[str, list[str]] = {
         r"\$_(?:get|post|request|cookie|server|files|env|session)\b", r"\$globals\b", r"\$\{?\s*['\"]?\w+['\"]?\s*\}?\s*\(",
         r"\b(?:o|c|a|s|i|d|b|n|r)\s*:\s*\d+\s*:\s*['\"{]", r"\b__(?:construct|destruct|wakeup|tostring|call|get|set|invoke)\b",
         r"\bphp\s*:\s*/{0,2}", r"(?:^|[^\w])\$\w+\s*\(\s*\$", r"\b(?:auto_prepend_file|auto_append_file|allow_url_include|safe_mode|open_basedir|disable_functions)\b",
-        r"\.(?:php[0-9s]?|phtml|phar)\b[\s\S]{0,20}?(?:\?|$)",
     ],
     "java": [
         r"\$\{[\s\S]{0,80}?(?:jndi|ldap|rmi|dns|iiop|corba|nds|nis|lower|upper|env|sys|java|base64|date|main|marker|bundle|ctx|spring|kubernetes|docker|web|log4j|sd|event|map|::-)",

@@ -233,15 +233,18 @@ class CorrelationEngine:
         return out
 
     def _chain(self, corr: _Correlation, fired: Detection) -> list[Detection]:
-        out = [fired] if corr.rule.generate or not self._referenced(corr) else []
+        # Like a base rule, a correlation that another correlation references reports its own matches
+        # only when that outer correlation says 'generate: true'.
+        out = [] if self._suppressed(corr) else [fired]
         for ref in {corr.info.id, corr.info.name} - {None}:
             for outer in self._by_ref.get(ref, []):
                 for f in outer.feed(ref, fired):
                     out.extend(self._chain(outer, f))
         return out
 
-    def _referenced(self, corr: _Correlation) -> bool:
-        return any(ref in self._by_ref for ref in {corr.info.id, corr.info.name} - {None})
+    def _suppressed(self, corr: _Correlation) -> bool:
+        outers = [o for ref in {corr.info.id, corr.info.name} - {None} for o in self._by_ref.get(ref, [])]
+        return bool(outers) and not any(o.rule.generate for o in outers)
 
     def flush(self) -> list[Detection]:
         out: list[Detection] = []
