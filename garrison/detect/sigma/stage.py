@@ -41,6 +41,7 @@ def build_sigma_stage(config: Config, db: Engine) -> SigmaStage | None:
     engine = SigmaEngine(rs.rules, rs.correlations, schema="ecs",
                          routing=load_routing(sig.logsources) if sig.logsources else None,
                          placeholders=sig.placeholders, max_groups=sig.max_groups)
-    log.info("sigma: %d rules active from %d files (%d not loadable, %d for sources Garrison doesn't collect)",
-             engine.report.loaded, rs.files, len(rs.errors) + len(engine.report.failed), len(engine.report.unrouted))
+    log.info("sigma: %d rules and %d correlations active from %d files (%d not loadable, %d for sources Garrison "
+             "doesn't collect)", engine.report.loaded, len(rs.correlations), rs.files,
+             len(rs.errors) + len(engine.report.failed), len(engine.report.unrouted))
     return SigmaStage(engine)
