@@ -31,6 +31,7 @@ TEXT_PARSERS: dict[str, TextParser] = {
     "iis": web.parse_iis,
     "apache_error": web.parse_apache_error,
     "nginx_error": web.parse_nginx_error,
+    "applog": web.parse_applog,
     "windows_xml": windows.parse_windows_xml,
     "raw": generic.parse_raw,
 }
@@ -75,6 +76,10 @@ def detect_text(line: str) -> str | None:
         return "apache_error"
     if _NGINX_ERR.match(s):
         return "nginx_error"
+    if web._APP_STAMP.match(s):
+        return "applog"
+    if syslog.JOURNAL_NOTIME.fullmatch(s):
+        return "syslog"
     return None
 
 

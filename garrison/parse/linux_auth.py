@@ -114,7 +114,7 @@ def parse_sshd(msg: str, ev: Event, st: ParseState) -> None:
 def parse_pam(msg: str, ev: Event, st: ParseState) -> None:
     """pam_unix and friends: auth failures, session open/close, 'N more failures'."""
     ev["event.dataset"] = "pam"
-    head = _PAM_HEAD.match(msg)
+    head = _PAM_HEAD.match(msg.replace("(pam_unix) ", "", 1))
     rest = head.group("rest") if head else msg
     if head and head.group("svc"):
         ev["pam.service"] = head.group("svc")

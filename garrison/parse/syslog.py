@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from garrison.errors import ParseError
 from garrison.model import Event
-from garrison.parse import firewall, linux_auth
+from garrison.parse import firewall, linux_auth, services
 from garrison.parse._state import ParseState
 from garrison.parse._time import bsd_us, iso_us
 
@@ -33,6 +33,8 @@ _ISO_SYSLOG = re.compile(
 # RFC 3164 header whose TAG is missing or malformed ('syslogd 1.4.1: restart.')
 _RFC3164_NOTAG = re.compile(r"(?:<(\d{1,3})>)?([A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d) (\S+) (.*)", re.S)
 # Values may hold an unescaped ']' although RFC 5424 says it must be escaped; real senders do it.
+# journalctl's output without a time ('host sshd[123]: message'): the time is the ingest time
+JOURNAL_NOTIME = re.compile(r"([\w.-]+) ([^\s:\[]+)\[(\d+)\]: (.*)", re.S)
 _SD_ELEMENT = re.compile(r'\[([^\s\]=]+)((?:\s+[^\s=\]]+="(?:[^"\\]|\\.)*")*)\s*\]')
 _SD_PARAM = re.compile(r'([^\s=\]]+)="((?:[^"\\]|\\.)*)"')
 _SD_UNESCAPE = re.compile(r'\\(["\\\]])')
@@ -81,10 +83,11 @@ def _dispatch(app: str, msg: str, ev: Event, st: ParseState) -> None:
         firewall.parse_cef_message(msg, ev, st)
     elif app == "kernel" and "SRC=" in msg and ("IN=" in msg or "OUT=" in msg):
         firewall.parse_netfilter_message(msg, ev, st)
-    elif "pam_unix(" in msg or "pam_sss(" in msg or "(pam_" in app:
+    elif "pam_unix(" in msg or "pam_sss(" in msg or "(pam_" in app or "(pam_unix)" in msg:
         linux_auth.parse_pam(msg, ev, st)
     else:
         ev["event.dataset"] = "syslog"
+        services.classify_auth(msg, ev)
 
 
 def parse_syslog(text: str, st: ParseState) -> Event:
@@ -118,10 +121,14 @@ def parse_syslog(text: str, st: ParseState) -> Event:
         elif nt := _RFC3164_NOTAG.match(text):
             pri, stamp, host, msg = nt.groups()
             app = pid = None
+        elif jn := JOURNAL_NOTIME.fullmatch(text):
+            host, app, pid, msg = jn.groups()
+            pri, stamp = None, None
         else:
             raise ParseError("not syslog: no RFC 3164 or RFC 5424 header")
         _pri(ev, pri)
-        ev["@timestamp"] = bsd_us(stamp, st.reference_us) if stamp[0].isalpha() else iso_us(stamp)
+        if stamp:
+            ev["@timestamp"] = bsd_us(stamp, st.reference_us) if stamp[0].isalpha() else iso_us(stamp)
         if host:
             ev["host.name"] = host
         if app:

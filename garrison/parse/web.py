@@ -153,8 +153,10 @@ def parse_apache_error(text: str, st: ParseState) -> Event:
     cm = re.search(r"\[client ([0-9A-Fa-f:.]+)(?::\d+)?\]", msg)
     if cm and (ip := clean_ip(cm.group(1))):
         ev["source.ip"] = ip
-    if "user " in msg and ("authentication failure" in msg or "not found" in msg or "password mismatch" in msg.lower()):
-        um = re.search(r"user ([^\s:]+)", msg)
+    low = msg.lower()
+    if ("user " in msg and ("authentication failure" in low or "not found" in low or "password mismatch" in low)) \
+            or "client denied by server configuration" in low or "authentication failed" in low:
+        um = re.search(r"user [`'\"]?([^\s:`'\"]+)", msg)
         if um:
             ev["user.name"] = um.group(1)
         ev.update({"event.category": "authentication", "event.outcome": "failure", "event.action": "http_auth"})
@@ -175,10 +177,38 @@ def parse_nginx_error(text: str, st: ParseState) -> Event:
     cm = re.search(r"client: ([0-9A-Fa-f:.]+)", msg)
     if cm and (ip := clean_ip(cm.group(1))):
         ev["source.ip"] = ip
-    um = re.search(r'user "([^"]+)"', msg)
+    um = re.search(r'user "([^"]*)"', msg)
     if um and ("was not found" in msg or "password mismatch" in msg):
         ev.update({"user.name": um.group(1), "event.category": "authentication",
                    "event.outcome": "failure", "event.action": "http_auth"})
+    return ev
+
+
+# Application logs that are not syslog: a timestamp in one of the common shapes, then a message.
+_APP_STAMP = re.compile(
+    r"(?:@[0-9a-f]{24}\s+"  # TAI64N (daemontools, dovecot)
+    r"|\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?:?\s+"
+    r"|\[\d\d[/-]\w{3}[/-]\d{4}[: ]\d\d:\d\d:\d\d(?: [+-]\d{4})?\]:?\s+"
+    r"|\d{6}\s+\d{1,2}:\d\d:\d\d\s+"  # mysqld 130324  0:04:00
+    r"|\w{3}-\d\d-\d\d \d\d:\d\d:\d\d\s+"
+    r"|\d\d-\d\d-\d{4} \d\d:\d\d:\d\d\s+"
+    r"|\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\s+)")
+
+
+def parse_applog(text: str, st: ParseState) -> Event:
+    """A line of some application's own log: the time is not parsed (ingest time is used), the message is
+    kept, and authentication failures are recognised."""
+    import time as _time
+
+    from garrison.parse import services
+
+    m = _APP_STAMP.match(text)
+    if not m:
+        raise ParseError("not an application log line with a leading timestamp")
+    msg = text[m.end():]
+    ev: Event = {"event.original": text, "event.kind": "event", "event.dataset": "app", "message": msg,
+                 "@timestamp": int(_time.time() * 1_000_000)}
+    services.classify_auth(msg, ev)
     return ev
 
 

@@ -90,3 +90,29 @@ def test_pfsense_rfc5424_filterlog(data):
     fw = [e for e in events if e["event.dataset"] == "firewall.filterlog"]
     assert fw and all(e["source.ip"] and e["event.action"] in ("block", "pass") for e in fw)
     assert fw[0]["destination.port"] == 80 and fw[0]["network.transport"] == "tcp"
+
+
+def test_service_auth_failures():
+    """Common services' failed logins (messages as in fail2ban's labelled samples)."""
+    cases = [
+        ("Mar 24 15:25:51 buffalo1 dropbear[4092]: bad password attempt for 'root' from 198.51.100.87:5543", "198.51.100.87", "root"),
+        ("Jan 4 21:51:05 hostname cyrus/imap[5355]: badlogin: localhost.localdomain [127.0.0.1] plaintext cyrus@localdomain "
+         "SASL(-13): authentication failure: checkpass failed", "127.0.0.1", "cyrus@localdomain"),
+        ("Feb  3 08:29:28 mail postfix/smtpd[21022]: warning: unknown[1.1.1.1]: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+         "1.1.1.1", None),
+        ("130324  0:04:00 [Warning] Access denied for user 'root'@'192.168.1.35' (using password: NO)", "192.168.1.35", "root"),
+        ("srv sshd[13709]: Failed password for root from 192.0.2.9 port 22 ssh2", "192.0.2.9", "root"),
+    ]
+    for line, ip, user in cases:
+        (ev,), errors = parse_lines([line])
+        assert not errors
+        assert ev["event.category"] == "authentication" and ev["event.outcome"] == "failure", line
+        assert ev["source.ip"] == ip and ev.get("user.name") == user, (line, ev.get("source.ip"), ev.get("user.name"))
+
+
+def test_ordinary_lines_are_not_failures():
+    for line in ["Mar 24 15:25:51 host CRON[4092]: (root) CMD (run-parts /etc/cron.hourly)",
+                 "Mar 24 15:25:51 host postfix/smtpd[1]: connect from mail.example.com[203.0.113.5]",
+                 "Mar 24 15:25:51 host dovecot: imap-login: Login: user=<alice>, method=PLAIN, rip=203.0.113.5"]:
+        (ev,), _ = parse_lines([line])
+        assert ev.get("event.outcome") != "failure", line
