@@ -1,0 +1,39 @@
+"""``garrison evaluate-suites``: detection figures on the peers' own labelled test suites."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from garrison.cli._context import out
+from garrison.evaluate.suites import SUITES
+
+
+@click.command("evaluate-suites")
+@click.option("--data", type=click.Path(exists=True, file_okay=False),
+              default=lambda: os.environ.get("GARRISON_SHARED_DATA", "../shared/data"), show_default="../shared/data",
+              help="Folder holding the public data sets.")
+@click.option("--suite", "names", multiple=True, type=click.Choice(sorted(SUITES)), help="Only these suites.")
+@click.option("--per-service", is_flag=True, help="fail2ban: a row per service rather than the total.")
+def evaluate_suites(data: str, names: tuple[str, ...], per_service: bool) -> None:
+    """Print detection and false-positive rates on fail2ban, OWASP CRS, CSIC 2010 and HttpParams."""
+    t = Table(title="Garrison on the peers' test suites")
+    for c in ("suite", "class", "detected", "rate", "wrongly flagged", "FP rate"):
+        t.add_column(c, justify="right" if c not in ("suite", "class") else "left")
+    for name in names or sorted(SUITES):
+        rows = SUITES[name](Path(data))
+        if name == "fail2ban" and not per_service:
+            tot = [sum(getattr(r, k) for r in rows) for k in ("detected", "positives", "flagged", "negatives")]
+            rows = [type(rows[0])("fail2ban", f"all {len(rows)} services", *tot)]
+        for r in rows:
+            t.add_row(r.suite, r.cls, f"{r.detected:,}/{r.positives:,}" if r.positives else "-",
+                      f"{r.recall:.1%}" if r.positives else "-",
+                      f"{r.flagged:,}/{r.negatives:,}" if r.negatives else "-",
+                      f"{r.fp_rate:.1%}" if r.negatives else "-")
+    out.print(t)
+
+
+COMMANDS = [evaluate_suites]

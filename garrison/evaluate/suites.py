@@ -1,0 +1,172 @@
+"""Each suite returns rows of (suite, class, detected, positives, flagged, negatives) measured on public data.
+
+- fail2ban: labelled lines per service; a `match: true` line counts when Garrison classifies it as a failed
+  authentication from the labelled host; a `match: false` line that is so classified is a false positive.
+- crs: OWASP CRS regression requests per attack class; `expect_ids` must be flagged with that class,
+  `no_expect_ids` must not.
+- csic: CSIC 2010 normal and anomalous requests (any class).
+- httpparams: HttpParams values per attack type, and the normal ones.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from garrison.detect.detectors.web import classify
+from garrison.errors import GarrisonError
+from garrison.model import RawRecord
+from garrison.parse import ParseState, parse_record
+from garrison.parse._util import clean_ip
+
+
+@dataclass
+class Row:
+    suite: str
+    cls: str
+    detected: int
+    positives: int
+    flagged: int
+    negatives: int
+
+    @property
+    def recall(self) -> float:
+        return self.detected / self.positives if self.positives else float("nan")
+
+    @property
+    def fp_rate(self) -> float:
+        return self.flagged / self.negatives if self.negatives else float("nan")
+
+
+def fail2ban(data: Path) -> list[Row]:
+    rows = []
+    for f in sorted((data / "fail2ban/logs").iterdir()):
+        if not f.is_file():
+            continue
+        lines = f.read_text(errors="replace").splitlines()
+        st = ParseState(source=f.name)
+        tp = pos = fp = neg = 0
+        for i, line in enumerate(lines[:-1]):
+            m = re.match(r"#\s*failJSON:\s*(\{.*\})\s*$", line)
+            nxt = lines[i + 1]
+            if not m or nxt.startswith("#") or not nxt.strip():
+                continue
+            try:
+                meta = json.loads(m.group(1))
+            except json.JSONDecodeError:
+                continue
+            try:
+                ev = parse_record(RawRecord(text=nxt, source=f.name), st)
+            except GarrisonError:
+                ev = None
+            failed = bool(ev) and ev.get("event.category") == "authentication" and ev.get("event.outcome") == "failure"
+            if meta.get("match"):
+                pos += 1
+                host = meta.get("host")
+                tp += failed and (host is None or ev.get("source.ip") in (host, clean_ip(host))  # type: ignore[union-attr]
+                                  or ev.get("source.domain") == host)  # type: ignore[union-attr]
+            else:
+                neg += 1
+                fp += failed
+        if pos or neg:
+            rows.append(Row("fail2ban", f.name, tp, pos, fp, neg))
+    return rows
+
+
+CRS_CLASSES = {"930": "lfi", "931": "rfi", "932": "rce", "933": "php", "941": "xss", "942": "sqli", "944": "java"}
+_BORING_HEADERS = {"host", "accept", "user-agent", "cookie", "referer", "content-type", "content-length", "connection",
+                   "accept-encoding", "accept-language", "proxy-connection", "keep-alive", "te", "cache-control", "pragma"}
+
+
+def crs_requests(data: Path) -> Iterator[tuple[str, bool, dict[str, str]]]:
+    """(class, expected, request parts) for every CRS regression stage with an expectation."""
+    for f in sorted((data / "crs/tests").glob("REQUEST-9*/*.yaml")):
+        cls = CRS_CLASSES.get(f.parent.name.split("-")[1])
+        if cls is None:
+            continue
+        for test in (yaml.safe_load(f.read_text()) or {}).get("tests", []):
+            for st in test.get("stages", []):
+                inp, log = st.get("input", {}), ((st.get("output") or {}).get("log") or {})
+                if "expect_ids" not in log and "no_expect_ids" not in log:
+                    continue
+                sp = urlsplit(str(inp.get("uri", "") or ""))
+                h = {str(k).lower(): str(v) for k, v in (inp.get("headers") or {}).items()}
+                ua = h.get("user-agent", "")
+                parts = {"path": sp.path, "query": sp.query, "body": str(inp.get("data", "") or ""),
+                         "cookie": h.get("cookie", ""), "referer": h.get("referer", ""),
+                         "user_agent": "" if "OWASP" in ua else ua}
+                parts.update({"h:" + k: v for k, v in h.items() if k not in _BORING_HEADERS})
+                yield cls, "expect_ids" in log, parts
+
+
+def crs(data: Path) -> list[Row]:
+    c: Counter[tuple[str, str]] = Counter()
+    for cls, expected, parts in crs_requests(data):
+        got = cls in {x.cls for x in classify(parts)}
+        c[(cls, "pos" if expected else "neg")] += 1
+        c[(cls, ("tp" if expected else "fp"))] += got
+    return [Row("crs", cls, c[(cls, "tp")], c[(cls, "pos")], c[(cls, "fp")], c[(cls, "neg")])
+            for cls in CRS_CLASSES.values()]
+
+
+def _csic_requests(path: Path) -> Iterator[dict[str, str]]:
+    cur: list[str] = []
+
+    def parts(lines: list[str]) -> dict[str, str]:
+        _, uri, _ = lines[0].split(" ", 2)
+        sp = urlsplit(uri)
+        i = 1
+        while i < len(lines) and lines[i]:
+            i += 1
+        return {"path": sp.path, "query": sp.query, "body": "\n".join(x for x in lines[i + 1:] if x)}
+    with gzip.open(path, "rt", encoding="latin-1") as f:
+        for line in f:
+            line = line.rstrip("\r\n")
+            if re.match(r"^(GET|POST|PUT) ", line) and cur:
+                yield parts(cur)
+                cur = []
+            cur.append(line)
+    if cur:
+        yield parts(cur)
+
+
+def csic(data: Path) -> list[Row]:
+    d = data / "web/csic2010"
+    pos = sum(1 for _ in _csic_requests(d / "anomalousTrafficTest.txt.gz"))
+    tp = sum(1 for p in _csic_requests(d / "anomalousTrafficTest.txt.gz") if classify(p))
+    neg = fp = 0
+    for p in _csic_requests(d / "normalTrafficTraining.txt.gz"):
+        neg += 1
+        fp += bool(classify(p))
+    return [Row("csic2010", "any", tp, pos, fp, neg)]
+
+
+HTTPPARAMS = {"sqli": "sqli", "xss": "xss", "path-traversal": "lfi", "cmdi": "rce"}
+
+
+def httpparams(data: Path) -> list[Row]:
+    c: Counter[str] = Counter()
+    with open(data / "web/httpparams/payload_full.csv", encoding="utf-8", errors="replace") as f:
+        for r in csv.DictReader(f):
+            got = {x.cls for x in classify({"query": r["payload"]})}
+            if r["label"] == "norm":
+                c["neg"] += 1
+                c["fp"] += bool(got)
+            else:
+                cls = HTTPPARAMS[r["attack_type"]]
+                c["pos:" + cls] += 1
+                c["tp:" + cls] += cls in got
+    rows = [Row("httpparams", cls, c["tp:" + cls], c["pos:" + cls], 0, 0) for cls in HTTPPARAMS.values()]
+    return rows + [Row("httpparams", "normal values", 0, 0, c["fp"], c["neg"])]
+
+
+SUITES = {"fail2ban": fail2ban, "crs": crs, "csic2010": csic, "httpparams": httpparams}
