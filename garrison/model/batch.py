@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from garrison.model.decision import Decision
 from garrison.model.detection import Detection
@@ -15,3 +17,7 @@ class Batch:
     rejects: list[Reject]
     detections: list[Detection] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
+    # run inside the commit's transaction, after detections have their ids (triage writes incidents here)
+    in_commit: list[Callable[[Any], None]] = field(default_factory=list)
+    # run after the commit is durable (notifications)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)

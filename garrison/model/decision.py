@@ -31,7 +31,9 @@ class Decision:
     extra: dict[str, object] = field(default_factory=dict)
 
     def active(self, now_us: int) -> bool:
-        return self.deleted_at is None and self.until > now_us and not self.simulated
+        """In force at ``now_us`` (which may be an event's time: a ban doesn't cover what came before it)."""
+        return (self.deleted_at is None or self.deleted_at > now_us) and self.created_at <= now_us < self.until \
+            and not self.simulated
 
 
 def go_duration(us: int) -> str:

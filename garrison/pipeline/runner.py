@@ -58,7 +58,9 @@ def import_paths(pipeline: Pipeline, store: EventStore, paths: Iterable[str | Pa
         size = f.stat().st_size if f.exists() else 0
         for batch in _batches(read_file(f, fmt, max_line), batch_size):
             b = pipeline.process(batch, forced_format=fmt if fmt != "evtx" else None)
-            store.commit(b.events, b.rejects, detections=b.detections, decisions=b.decisions)
+            store.commit(b.events, b.rejects, detections=b.detections, decisions=b.decisions, in_commit=b.in_commit)
+            for fn in b.after_commit:
+                fn()
             ev_total += len(b.events)
             rej_total += len(b.rejects)
             if progress:
@@ -72,10 +74,11 @@ def import_paths(pipeline: Pipeline, store: EventStore, paths: Iterable[str | Pa
 
 
 def build_live_pipeline(config: Config, db: Engine, notifier: Any = None) -> Pipeline:
-    """The full pipeline: parse, enrich, detect with the active Sigma rules, respond, notify."""
+    """The full pipeline: parse, enrich, detect, respond (decisions), triage (risk, incidents, notices)."""
     from garrison.detect.sigma.stage import build_sigma_stage
-    from garrison.respond.notify import Notifier, detection_notices
+    from garrison.respond.notify import Notifier
     from garrison.respond.policy import RespondStage
+    from garrison.triage.incidents import TriageStage
 
     from garrison.detect.detectors.web import web_attack_stage
 
@@ -87,7 +90,7 @@ def build_live_pipeline(config: Config, db: Engine, notifier: Any = None) -> Pip
     notifier = notifier if notifier is not None else Notifier(config.notify)
     if config.respond.enabled:
         pipeline.stages.append(RespondStage(config, db, pipeline.inventory, notice=notifier))
-    pipeline.stages.append(detection_notices(notifier))
+    pipeline.stages.append(TriageStage(announce=notifier))  # new high and critical incidents are announced
     return pipeline
 
 
@@ -161,7 +164,10 @@ class LiveProcessor(threading.Thread):
         if end == self.offset:
             return 0
         b = self.pipeline.process(records)
-        self.store.commit(b.events, b.rejects, wal_offset=end, detections=b.detections, decisions=b.decisions)
+        self.store.commit(b.events, b.rejects, wal_offset=end, detections=b.detections, decisions=b.decisions,
+                          in_commit=b.in_commit)
+        for fn in b.after_commit:
+            fn()
         self.offset = end
         self.commits += 1
         self.wal.truncate_before(end)

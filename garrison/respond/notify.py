@@ -116,22 +116,3 @@ class Notifier:
         except httpx.HTTPError as e:
             self.failures += 1
             log.warning("webhook %s failed: %s", url.split("?")[0], e)  # the query may hold a secret
-
-
-def detection_notices(notifier: Notifier):  # type: ignore[no-untyped-def]
-    """A pipeline stage notifying on new high and critical detections (incidents take over in triage)."""
-    from garrison.model.batch import Batch
-
-    def stage(batch: Batch) -> None:
-        for d in batch.detections:
-            if LEVELS.index(d.level) >= LEVELS.index(notifier.cfg.min_level):
-                ev = d.event
-                who = ", ".join(str(x) for x in (ev.get("source.ip"), ev.get("user.name"), ev.get("host.name")) if x)
-                blocked = [x for x in batch.decisions if x.value in (ev.get("source.ip"), ev.get("user.name"))]
-                text = f"{d.rule_title} ({d.level}) involving {who or 'unknown entities'}."
-                if blocked:
-                    b = blocked[0]
-                    text += f" {'Would ban (dry run)' if b.simulated else 'Banned'} {b.value} until " \
-                            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(b.until / 1e6))}."
-                notifier(d.level, d.rule_title, text)
-    return stage

@@ -161,7 +161,8 @@ class EventStore:
 
     # -- writing ----------------------------------------------------------------
     def commit(self, events: list[Event], rejects: Sequence[Reject] = (), wal_offset: int | None = None,
-               detections: Sequence[Detection] = (), decisions: Sequence[Decision] = ()) -> CommitResult:
+               detections: Sequence[Detection] = (), decisions: Sequence[Decision] = (),
+               in_commit: Sequence[Any] = ()) -> CommitResult:
         seq, _, next_id = self.last_commit()
         seq += 1
         now = int(time.time() * 1_000_000)
@@ -177,7 +178,8 @@ class EventStore:
         try:
             for day, evs in sorted(by_day.items()):
                 written.append(self._write_part(day, seq, len(written), evs))
-            self._record(seq, now, events, rejects, written, wal_offset, next_id + len(events), detections, decisions)
+            self._record(seq, now, events, rejects, written, wal_offset, next_id + len(events), detections, decisions,
+                         in_commit)
         except BaseException:
             for w in written:
                 (self.root / w["path"]).unlink(missing_ok=True)
@@ -202,7 +204,8 @@ class EventStore:
 
     def _record(self, seq: int, now: int, events: list[Event], rejects: Sequence[Reject],
                 written: list[dict[str, Any]], wal_offset: int | None, next_id: int,
-                detections: Sequence[Detection] = (), decisions: Sequence[Decision] = ()) -> None:
+                detections: Sequence[Detection] = (), decisions: Sequence[Decision] = (),
+                in_commit: Sequence[Any] = ()) -> None:
         counts: Counter[tuple[str, str, str, str, str]] = Counter()
         health: dict[str, list[Any]] = {}
         for e in events:
@@ -242,7 +245,12 @@ class EventStore:
                     audit(c, dec.author or "policy", "decision.auto", f"{dec.scope}:{dec.value}",
                           {"id": dec.id, "until": dec.until, "reason": dec.reason, "simulated": dec.simulated})
             if detections:
-                c.execute(insert(S.detections), [detection_row(d) for d in detections])
+                ids = c.execute(insert(S.detections).returning(S.detections.c.id, sort_by_parameter_order=True),
+                                [detection_row(d) for d in detections]).scalars().all()
+                for d, i in zip(detections, ids):
+                    d.extra["id"] = i
+            for fn in in_commit:
+                fn(c)
             if rejects:
                 c.execute(insert(S.quarantine), [
                     dict(received_at=now, source=r.source, position=r.position, byte_offset=r.offset,

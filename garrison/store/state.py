@@ -157,6 +157,56 @@ audit_log = Table(
 )
 
 
+incidents = Table(
+    "incidents", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("title", String(512), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False, default="new"),  # new investigating contained resolved closed
+    Column("outcome", String(32)),  # tp_breach tp_stopped benign false_positive
+    Column("assignee", String(128)),
+    Column("organization_id", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False, index=True),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("first_seen", BigInteger, nullable=False),  # event time of the first evidence
+    Column("last_seen", BigInteger, nullable=False),
+    Column("closed_at", BigInteger),
+    Column("risk", Integer, nullable=False, default=0),
+    Column("reason", String(256), nullable=False),  # why it was raised: risk threshold, critical rule, ...
+)
+
+incident_entities = Table(
+    "incident_entities", metadata,
+    Column("incident_id", Integer, primary_key=True),
+    Column("kind", String(16), primary_key=True),  # ip user host
+    Column("value", String(256), primary_key=True, index=True),
+)
+
+incident_detections = Table(
+    "incident_detections", metadata,
+    Column("incident_id", Integer, primary_key=True),
+    Column("detection_id", Integer, primary_key=True),
+)
+
+incident_comments = Table(
+    "incident_comments", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, nullable=False, index=True),
+    Column("author", String(128), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("text", Text, nullable=False),
+)
+
+entity_risk = Table(
+    "entity_risk", metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("value", String(256), primary_key=True),
+    Column("score", Integer, nullable=False),  # before decay, as of updated_at
+    Column("updated_at", BigInteger, nullable=False),  # event time
+    Column("state", Text, nullable=False),  # JSON: {"rules": {rule_id: last_ts}, "tactics": [...]}
+)
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")

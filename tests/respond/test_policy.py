@@ -42,8 +42,8 @@ def _setup(tmp_path, **respond):
     return cfg, engine, store, pipe, notices
 
 
-def _fail(ip: str, n: int = 0) -> RawRecord:
-    stamp = time.strftime("%b %d %H:%M:%S", time.gmtime())
+def _fail(ip: str, n: int = 0, later: float = 0.0) -> RawRecord:
+    stamp = time.strftime("%b %d %H:%M:%S", time.gmtime(time.time() + later))
     return RawRecord(text=f"{stamp} web01 sshd[{100 + n}]: Failed password for root from {ip} port {4000 + n} ssh2",
                      source="test", position=n + 1)
 
@@ -68,7 +68,7 @@ def test_repeat_offender_escalates_and_blocked_attempts_are_linked(tmp_path):
     _, engine, store, pipe, _ = _setup(tmp_path)
     _run(pipe, store, [_fail("203.0.113.9")])
     first = list_decisions(engine)[0]
-    _run(pipe, store, [_fail("203.0.113.9", 1)])  # a ban is in force: this attempt was stopped by it
+    _run(pipe, store, [_fail("203.0.113.9", 1, later=2)])  # a ban is in force: this attempt was stopped by it
     with engine.connect() as c:
         rows = c.execute(select(S.detections.c.decision_id).order_by(S.detections.c.id)).all()
     assert [r[0] for r in rows] == [None, first.id]

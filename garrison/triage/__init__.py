@@ -1,0 +1,1 @@
+"""Triage: entity risk, incidents that group detections, and the case workflow."""

@@ -1,0 +1,134 @@
+"""Incidents: raised when an entity's risk crosses a threshold or a critical rule fires; related
+detections join the open incident that shares one of their entities.
+
+Runs inside the commit transaction (``Batch.in_commit``), after the batch's detections have their ids,
+so incidents are stored exactly once with their evidence. New serious incidents are announced after the
+commit (``Batch.after_commit``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import insert, select, update
+
+from garrison.model.batch import Batch
+from garrison.model.detection import LEVELS, Detection
+from garrison.store import state as S
+from garrison.store.records import audit
+from garrison.triage.risk import RiskModel, entities_of, tactics_of
+
+OPEN = ("new", "investigating", "contained")
+JOIN_WINDOW_US = 24 * 3_600_000_000
+
+
+@dataclass(frozen=True)
+class TriageConfig:
+    threshold: float = 150.0
+    join_window_us: int = JOIN_WINDOW_US
+
+
+class TriageStage:
+    def __init__(self, model: RiskModel | None = None, config: TriageConfig | None = None,
+                 announce: Callable[[str, str, str], None] | None = None):
+        self.model = model or RiskModel()
+        self.cfg = config or TriageConfig()
+        self.announce = announce
+
+    def __call__(self, batch: Batch) -> None:
+        if not batch.detections:
+            return
+        news: list[tuple[str, str, str]] = []
+        dets = list(batch.detections)
+        batch.in_commit.append(lambda conn: news.extend(self._write(conn, dets)))
+        if self.announce is not None:
+            batch.after_commit.append(lambda: [self.announce(*n) for n in news])  # type: ignore[misc]
+
+    # -- inside the transaction -------------------------------------------------
+    def _write(self, c: Any, dets: list[Detection]) -> list[tuple[str, str, str]]:
+        news = []
+        for d in dets:
+            if d.extra.get("id") is None:
+                continue
+            ents = entities_of(d.event)
+            risk = max((self._add_risk(c, kind, value, d) for kind, value in ents), default=0.0)
+            inc = self._open_incident(c, ents, d.timestamp)
+            if inc is not None:
+                self._join(c, inc, d, ents, risk)
+            elif d.level == "critical" or risk >= self.cfg.threshold:
+                reason = "critical rule" if d.level == "critical" else f"risk {risk:.0f} over {self.cfg.threshold:.0f}"
+                iid = self._raise(c, d, ents, risk, reason)
+                sev = d.level if d.level in ("high", "critical") else "high" if risk >= 2 * self.cfg.threshold else "medium"
+                if LEVELS.index(sev) >= LEVELS.index("high"):
+                    news.append((sev, f"New incident #{iid}: {self._title(d)}", f"Raised because of {reason}."))
+        return news
+
+    def _add_risk(self, c: Any, kind: str, value: str, d: Detection) -> float:
+        row = c.execute(select(S.entity_risk).where(S.entity_risk.c.kind == kind, S.entity_risk.c.value == value)
+                        ).mappings().first()
+        now = d.timestamp or int(time.time() * 1e6)
+        state: dict[str, Any] = orjson.loads(row["state"]) if row else {"rules": {}, "tactics": []}
+        score = self.model.decay(row["score"], row["updated_at"], now) if row else 0.0
+        last = state["rules"].get(d.rule_id)
+        if last is None or now - last > self.model.dedupe_us:
+            score += self.model.weight(d.level, d.event)
+        state["rules"][d.rule_id] = now
+        tactics = set(state["tactics"]) | tactics_of(d.tags)
+        state["tactics"] = sorted(tactics)
+        vals = dict(score=int(round(score)), updated_at=max(now, row["updated_at"]) if row else now,
+                    state=orjson.dumps(state).decode())
+        if row:
+            c.execute(update(S.entity_risk).where(S.entity_risk.c.kind == kind, S.entity_risk.c.value == value)
+                      .values(**vals))
+        else:
+            c.execute(insert(S.entity_risk).values(kind=kind, value=value, **vals))
+        return self.model.effective(score, tactics)
+
+    def _open_incident(self, c: Any, ents: list[tuple[str, str]], ts: int) -> int | None:
+        for kind, value in ents:
+            row = c.execute(select(S.incidents.c.id).join(S.incident_entities, S.incident_entities.c.incident_id ==
+                                                           S.incidents.c.id)
+                            .where(S.incident_entities.c.kind == kind, S.incident_entities.c.value == value,
+                                   S.incidents.c.status.in_(OPEN), S.incidents.c.last_seen >= ts - self.cfg.join_window_us)
+                            .order_by(S.incidents.c.id.desc()).limit(1)).first()
+            if row:
+                return int(row[0])
+        return None
+
+    @staticmethod
+    def _title(d: Detection) -> str:
+        ev = d.event
+        who = ev.get("source.ip") or ev.get("user.name") or ev.get("host.name") or "unknown source"
+        return f"{d.rule_title} — {who}"
+
+    def _raise(self, c: Any, d: Detection, ents: list[tuple[str, str]], risk: float, reason: str) -> int:
+        now = int(time.time() * 1e6)
+        sev = d.level if d.level in ("high", "critical") else "high" if risk >= 2 * self.cfg.threshold else "medium"
+        iid = c.execute(insert(S.incidents).values(
+            title=self._title(d)[:512], severity=sev, status="new", organization_id=d.event.get("organization.id") or "default",
+            created_at=now, updated_at=now, first_seen=d.timestamp, last_seen=d.timestamp, risk=int(risk),
+            reason=reason)).inserted_primary_key[0]
+        self._link(c, iid, d, ents)
+        audit(c, "triage", "incident.raise", f"incident:{iid}", {"reason": reason, "detection": d.extra.get("id")})
+        return int(iid)
+
+    def _join(self, c: Any, iid: int, d: Detection, ents: list[tuple[str, str]], risk: float) -> None:
+        row = c.execute(select(S.incidents.c.severity, S.incidents.c.risk, S.incidents.c.first_seen,
+                               S.incidents.c.last_seen).where(S.incidents.c.id == iid)).first()
+        sev = max(row[0], d.level if d.level in LEVELS else row[0], key=LEVELS.index)
+        c.execute(update(S.incidents).where(S.incidents.c.id == iid).values(
+            severity=sev, risk=max(row[1], int(risk)), first_seen=min(row[2], d.timestamp or row[2]),
+            last_seen=max(row[3], d.timestamp), updated_at=int(time.time() * 1e6)))
+        self._link(c, iid, d, ents)
+
+    @staticmethod
+    def _link(c: Any, iid: int, d: Detection, ents: list[tuple[str, str]]) -> None:
+        c.execute(insert(S.incident_detections).prefix_with("OR IGNORE", dialect="sqlite")
+                  .values(incident_id=iid, detection_id=d.extra["id"]))
+        for kind, value in ents:
+            c.execute(insert(S.incident_entities).prefix_with("OR IGNORE", dialect="sqlite")
+                      .values(incident_id=iid, kind=kind, value=value))

@@ -1,0 +1,102 @@
+"""Risk scoring, incident raising and grouping, the case workflow, and incident notifications."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from garrison.errors import GarrisonError
+from garrison.model.batch import Batch
+from garrison.model.detection import Detection
+from garrison.store import EventStore, open_state
+from garrison.store import state as S
+from garrison.triage.cases import assign, close, comment, get_incident, list_incidents, set_status
+from garrison.triage.incidents import TriageConfig, TriageStage
+from garrison.triage.risk import RiskModel, tactics_of
+
+H = 3_600_000_000
+
+
+def test_risk_model():
+    m = RiskModel()
+    assert m.weight("high", {}) == 40
+    assert m.weight("high", {"garrison.host.criticality": 5}) == 80  # 1 + 0.25 x 4
+    assert m.weight("high", {"garrison.user.privileged": True}) == 60
+    assert m.decay(100, 0, 24 * H) == pytest.approx(50)
+    assert m.effective(100, {"credential-access", "initial-access", "execution"}) == pytest.approx(140)
+    assert tactics_of(["attack.credential-access", "attack.t1110", "attack.T1078"]) == {"credential-access"}
+
+
+def _det(ts, level="high", rule="r1", ip="203.0.113.9", user=None, tags=("attack.credential-access",)):
+    ev = {"source.ip": ip, "@timestamp": ts, "event.id": 1, "organization.id": "default"}
+    if user:
+        ev["user.name"] = user
+    return Detection(rule, f"Rule {rule}", level, list(tags), ts, ev)
+
+
+def _commit(store, stage, dets):
+    b = Batch([], [], detections=dets)
+    stage(b)
+    store.commit([], detections=b.detections, in_commit=b.in_commit)
+    for fn in b.after_commit:
+        fn()
+
+
+@pytest.fixture
+def env(tmp_path):
+    engine = open_state(tmp_path)
+    notices = []
+    stage = TriageStage(config=TriageConfig(threshold=100), announce=lambda *n: notices.append(n))
+    return engine, EventStore(tmp_path, engine), stage, notices
+
+
+def test_threshold_raises_then_related_detections_join(env):
+    engine, store, stage, notices = env
+    t0 = int(time.time() * 1e6)
+    _commit(store, stage, [_det(t0, rule="r1"), _det(t0 + 1, rule="r1")])  # duplicate rule: deduped, 40 < 100
+    assert list_incidents(engine) == []
+    _commit(store, stage, [_det(t0 + 2, rule="r2"), _det(t0 + 3, rule="r3", user="alice")])  # 40+40+40 = 120
+    (inc,) = list_incidents(engine)
+    assert inc["severity"] == "high" and inc["reason"].startswith("risk")
+    _commit(store, stage, [_det(t0 + 4, rule="r4", ip="198.51.100.7", user="alice", level="low")])  # shares alice
+    full = get_incident(engine, inc["id"])
+    assert [d["rule_id"] for d in full["detections"]] == ["r3", "r4"]  # r3 crossed the threshold, r4 joined via alice
+    assert {e["value"] for e in full["entities"]} >= {"203.0.113.9", "alice", "198.51.100.7"}
+    assert full["techniques"] == []  # the rules name a tactic only
+    assert notices and notices[0][1].startswith(f"New incident #{inc['id']}")
+
+
+def test_critical_rule_raises_at_once_and_closed_incidents_are_not_joined(env):
+    engine, store, stage, _ = env
+    t0 = int(time.time() * 1e6)
+    _commit(store, stage, [_det(t0, level="critical", rule="c1", tags=("attack.initial-access", "attack.t1078"))])
+    (inc,) = list_incidents(engine)
+    assert inc["severity"] == "critical" and inc["reason"] == "critical rule"
+    assert get_incident(engine, inc["id"])["techniques"] == ["T1078"]
+    close(engine, inc["id"], "tp_stopped", "analyst", "attacker banned")
+    _commit(store, stage, [_det(t0 + 5, level="critical", rule="c2")])
+    assert len(list_incidents(engine)) == 2
+
+
+def test_case_workflow_and_audit(env):
+    engine, store, stage, _ = env
+    _commit(store, stage, [_det(int(time.time() * 1e6), level="critical")])
+    (inc,) = list_incidents(engine)
+    iid = inc["id"]
+    assign(engine, iid, "alice", "cli:bob")
+    set_status(engine, iid, "investigating", "cli:alice")
+    comment(engine, iid, "cli:alice", "Checked the mailbox rules; nothing new.")
+    close(engine, iid, "false_positive", "cli:alice")
+    full = get_incident(engine, iid)
+    assert full["status"] == "closed" and full["outcome"] == "false_positive" and full["assignee"] == "alice"
+    assert "Outcome: false positive." in full["summary"]
+    with engine.connect() as c:
+        actions = [r[0] for r in c.execute(select(S.audit_log.c.action).where(S.audit_log.c.target == f"incident:{iid}")
+                                                .order_by(S.audit_log.c.id))]
+    assert actions == ["incident.raise", "incident.assign", "incident.status", "incident.comment", "incident.close"]
+    with pytest.raises(GarrisonError, match="unknown outcome"):
+        close(engine, iid, "maybe", "x")
+    with pytest.raises(GarrisonError, match="no incident #999"):
+        assign(engine, 999, "x", "y")
