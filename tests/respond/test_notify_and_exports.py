@@ -97,3 +97,28 @@ def test_blocklist_urls_need_an_api_token(tmp_path):
     assert r.status_code == 201 and r.json()["origin"] == "analyst"
     assert client.post("/api/v1/decisions", headers=h, json={"value": "10.0.0.1"}).json()["error"]["code"] == "invalid_decision"
     assert client.delete(f"/api/v1/decisions/{r.json()['id']}", headers=h).json() == {"deleted": 1}
+
+
+def test_new_critical_incident_is_emailed(tmp_path):
+    """End to end: logs -> detection -> incident -> email at a real local SMTP server."""
+    from garrison.pipeline.runner import build_live_pipeline, import_paths
+    from garrison.simulate import write_demo_logs
+    from garrison.store import EventStore
+
+    box = _Mailbox()
+    port = _free_port()
+    smtp = Controller(box, hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        cfg = load_config(None, data_dir=str(tmp_path / "data"), enrich={"geoip": False},
+                          notify={"smtp_host": "127.0.0.1", "smtp_port": port, "mail_to": ["soc@council.example"]})
+        engine = open_state(tmp_path / "data")
+        auth = next(f for f in write_demo_logs(tmp_path / "logs") if f.name == "auth.log")
+        import_paths(build_live_pipeline(cfg, engine), EventStore(tmp_path / "data", engine), [auth])
+        deadline = time.time() + 10
+        while time.time() < deadline and not any("Successful login after brute force" in m[2] for m in box.messages):
+            time.sleep(0.05)
+        mails = [m[2] for m in box.messages if "New incident" in m[2]]
+        assert any("Successful login after brute force" in m and "critical rule" in m for m in mails)
+    finally:
+        smtp.stop()
