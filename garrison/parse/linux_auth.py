@@ -57,8 +57,9 @@ _SSHD: list[tuple[re.Pattern[str], str, str, str, str]] = [
      "disconnect", "network", "end", "unknown"),
     (re.compile(rf"Connection from {_H}{_P}"),
      "connection", "network", "connection", "unknown"),
+    # sshd logs the same attempt again here; counted once, on the 'Invalid user' line
     (re.compile(rf"input_userauth_request: invalid user {_U}(?: \[preauth\])?\s*$"),
-     "invalid_user", "authentication", "start", "failure"),
+     "invalid_user_request", "authentication", "info", "unknown"),
 ]
 
 # A literal each pattern needs, in _SSHD's order: a substring test is far cheaper than a failed regex search.
@@ -73,6 +74,9 @@ _PAM_HEAD = re.compile(r"(?:(?P<mod>pam_\w+)\((?P<svc>[^:)]+):(?P<kind>\w+)\): )
 
 
 def _apply(m: re.Match[str], ev: Event, action: str, cat: str, typ: str, outcome: str) -> None:
+    if action == "ssh_login" and outcome == "failure" and m.groupdict().get("method") == "publickey":
+        # clients offer each of their keys in turn: a refused key is negotiation, not guessing
+        action, typ, outcome = "ssh_key_rejected", "info", "unknown"
     ev["event.action"] = action
     ev["event.category"] = cat
     ev["event.type"] = typ

@@ -47,12 +47,12 @@ def build_router(engine: Engine, sink: Sink, max_body: int, max_line: int) -> AP
         return await run_in_threadpool(verify_token, engine, token)
 
     async def _body(request: Request) -> bytes | None:
-        body = b""
+        body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > max_body:
                 return None
-        return body
+        return bytes(body)
 
     async def _store(records: list[RawRecord]) -> None:
         await run_in_threadpool(sink, records)
