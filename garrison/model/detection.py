@@ -37,3 +37,31 @@ class Detection:
             d["group"] = self.group
             d["events"] = len(self.evidence)
         return d
+
+
+ATTEMPT_CATEGORIES = ("password_guessing", "scan", "web_attack", "phishing", "malware", "other")
+
+
+def attempt_category(d: Detection) -> str:
+    """The report's category of an attempt, from its ATT&CK tags and rule."""
+    tags = {t.lower() for t in d.tags}
+    if any(t.startswith("attack.t1110") for t in tags) or "attack.credential-access" in tags and "attack.t1078" in tags:
+        return "password_guessing"
+    if d.rule_id.startswith("garrison.web.") or "attack.t1190" in tags:
+        return "web_attack"
+    if any(t.startswith(("attack.t1046", "attack.t1595", "attack.t1590")) for t in tags) or "attack.discovery" in tags \
+            and d.event.get("event.category") == "network":
+        return "scan"
+    if any(t.startswith(("attack.t1566", "attack.t1598")) for t in tags):
+        return "phishing"
+    if any(t.startswith(("attack.t1204", "attack.t1486", "attack.t1490", "attack.t1059", "attack.t1105")) for t in tags) \
+            or "attack.impact" in tags or "attack.execution" in tags:
+        return "malware"
+    return "other"
+
+
+def attempt_blocked(d: Detection) -> bool:
+    """Stopped by a ban of Garrison's in force, or denied by the device that logged it."""
+    ev = d.event
+    return bool(d.extra.get("decision_id")) or ev.get("event.type") == "denied" or ev.get("event.action") in (
+        "block", "drop", "reject", "deny", "denied")

@@ -30,7 +30,7 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 
 from garrison.model import CORE_COLUMNS, Event, Reject
 from garrison.model.decision import Decision
-from garrison.model.detection import Detection
+from garrison.model.detection import Detection, attempt_blocked, attempt_category
 from garrison.store import state as S
 from garrison.store.records import audit, insert_decisions
 
@@ -245,6 +245,18 @@ class EventStore:
                     audit(c, dec.author or "policy", "decision.auto", f"{dec.scope}:{dec.value}",
                           {"id": dec.id, "until": dec.until, "reason": dec.reason, "simulated": dec.simulated})
             if detections:
+                attempts: Counter[tuple[str, str, str, str]] = Counter()
+                for d in detections:
+                    ts = d.timestamp or d.event.get("@timestamp") or now
+                    attempts[(day_of(ts), d.event.get("organization.id") or "default", attempt_category(d),
+                              "blocked" if attempt_blocked(d) else "not_blocked")] += 1
+                for (day, org, cat, out), n in attempts.items():
+                    key = dict(day=day, organization_id=org, category=cat, outcome=out)
+                    res = c.execute(update(S.daily_attempts).where(*[getattr(S.daily_attempts.c, k) == v
+                                                                     for k, v in key.items()])
+                                    .values(n=S.daily_attempts.c.n + n))
+                    if res.rowcount == 0:
+                        c.execute(insert(S.daily_attempts).values(**key, n=n))
                 ids = c.execute(insert(S.detections).returning(S.detections.c.id, sort_by_parameter_order=True),
                                 [detection_row(d) for d in detections]).scalars().all()
                 for d, i in zip(detections, ids):

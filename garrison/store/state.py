@@ -157,6 +157,15 @@ audit_log = Table(
 )
 
 
+daily_attempts = Table(
+    "daily_attempts", metadata,
+    Column("day", String(10), primary_key=True),
+    Column("organization_id", String(64), primary_key=True),
+    Column("category", String(32), primary_key=True),  # password_guessing scan web_attack phishing malware other
+    Column("outcome", String(16), primary_key=True),  # blocked | not_blocked
+    Column("n", BigInteger, nullable=False),
+)
+
 incidents = Table(
     "incidents", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

@@ -100,3 +100,17 @@ def test_case_workflow_and_audit(env):
         close(engine, iid, "maybe", "x")
     with pytest.raises(GarrisonError, match="no incident #999"):
         assign(engine, 999, "x", "y")
+
+
+def test_attempts_are_counted_per_day_category_and_outcome(env):
+    engine, store, stage, _ = env
+    t0 = int(time.time() * 1e6)
+    dets = [_det(t0, rule="garrison_brute_force", tags=("attack.credential-access", "attack.t1110.001")),
+            _det(t0, rule="garrison.web.sqli", tags=("attack.initial-access", "attack.t1190")),
+            _det(t0, rule="x", tags=("attack.discovery",))]
+    dets[1].extra["decision_id"] = 7  # a ban in force stopped it
+    dets[2].event["event.type"] = "denied"  # the firewall dropped it
+    _commit(store, stage, dets)
+    with engine.connect() as c:
+        rows = {(r["category"], r["outcome"]): r["n"] for r in c.execute(select(S.daily_attempts)).mappings()}
+    assert rows == {("password_guessing", "not_blocked"): 1, ("web_attack", "blocked"): 1, ("other", "blocked"): 1}
