@@ -27,6 +27,9 @@ def create_app(config: Config, engine: Engine, sink: Sink) -> FastAPI:
     app.state.decisions = view
     app.include_router(build_lapi(engine, view))
     app.include_router(build_decisions_router(config, engine, view))
+    from garrison.web.routers.incidents import build_incidents_router
+
+    app.include_router(build_incidents_router(engine))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

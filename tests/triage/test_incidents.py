@@ -114,3 +114,28 @@ def test_attempts_are_counted_per_day_category_and_outcome(env):
     with engine.connect() as c:
         rows = {(r["category"], r["outcome"]): r["n"] for r in c.execute(select(S.daily_attempts)).mappings()}
     assert rows == {("password_guessing", "not_blocked"): 1, ("web_attack", "blocked"): 1, ("other", "blocked"): 1}
+
+
+def test_http_api_does_what_the_cli_does(env, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from garrison.config import load_config
+    from garrison.sources.tokens import create_token
+    from garrison.web.app import create_app
+
+    engine, store, stage, _ = env
+    _commit(store, stage, [_det(int(time.time() * 1e6), level="critical")])
+    (inc,) = list_incidents(engine)
+    client = TestClient(create_app(load_config(None, data_dir=str(tmp_path)), engine, lambda r: 0))
+    assert client.get("/api/v1/incidents").status_code == 401
+    h = {"Authorization": f"Bearer {create_token(engine, 'soar', 'default', 'api')}"}
+    assert [i["id"] for i in client.get("/api/v1/incidents", headers=h).json()] == [inc["id"]]
+    base = f"/api/v1/incidents/{inc['id']}"
+    assert client.post(base + "/assign", headers=h, json={"assignee": "carol"}).status_code == 200
+    assert client.post(base + "/comments", headers=h, json={"text": "looking"}).status_code == 200
+    assert client.post(base + "/status", headers=h, json={"status": "contained"}).status_code == 200
+    assert client.post(base + "/close", headers=h, json={"outcome": "nope"}).json()["error"]["code"] == "invalid_request"
+    assert client.post(base + "/close", headers=h, json={"outcome": "tp_stopped", "note": "banned"}).status_code == 200
+    full = client.get(base, headers=h).json()
+    assert full["status"] == "closed" and full["assignee"] == "carol" and len(full["comments"]) == 2
+    assert client.get("/api/v1/incidents/999", headers=h).status_code == 404
