@@ -13,6 +13,7 @@ from garrison.cli._context import Context, out, pass_ctx
 from garrison.errors import GarrisonError
 from garrison.model import iso_from_us
 from garrison.triage.cases import OUTCOMES, STATUSES, assign, close, comment, get_incident, list_incidents, set_status
+from garrison.triage.suppress import KINDS, add_suppression, delete_suppression, from_incident, list_suppressions
 
 
 def _actor() -> str:
@@ -120,13 +121,65 @@ def comment_cmd(ctx: Context, incident_id: int, text: str) -> None:
 @click.argument("incident_id", type=int)
 @click.option("--outcome", type=click.Choice(sorted(OUTCOMES)), required=True)
 @click.option("--note", help="A closing comment.")
+@click.option("--suppress", type=click.Choice(["rule", "entity"]),
+              help="For a false positive: silence its rules, or its entities, from now on.")
+@click.option("--for", "duration", default="30d", show_default=True, help="How long the suppression lasts.")
 @pass_ctx
-def close_cmd(ctx: Context, incident_id: int, outcome: str, note: str | None) -> None:
+def close_cmd(ctx: Context, incident_id: int, outcome: str, note: str | None, suppress: str | None,
+              duration: str) -> None:
     try:
         close(ctx.engine, incident_id, outcome, _actor(), note)
+        out.print(f"#{incident_id} closed: {OUTCOMES[outcome]}")
+        if suppress:
+            ids = from_incident(ctx.engine, incident_id, suppress, note or f"closed #{incident_id} as {outcome}",
+                                duration, _actor())
+            out.print(f"suppression(s) {', '.join(map(str, ids))} created for {duration}")
     except GarrisonError as e:
         raise click.ClickException(str(e)) from e
-    out.print(f"#{incident_id} closed: {OUTCOMES[outcome]}")
 
 
-COMMANDS = [incidents]
+@click.group("suppressions")
+def suppressions() -> None:
+    """Rules, entities or field values silenced, with a reason and an expiry."""
+
+
+@suppressions.command("add")
+@click.argument("kind", type=click.Choice(KINDS))
+@click.option("--rule", "rule_id", help="Rule id (kind rule; or limit an entity/field suppression to this rule).")
+@click.option("--field", help="Event field, e.g. source.ip or user.name.")
+@click.option("--value")
+@click.option("--reason", required=True)
+@click.option("--for", "duration", default="30d", show_default=True)
+@pass_ctx
+def suppress_add(ctx: Context, kind: str, rule_id: str | None, field: str | None, value: str | None, reason: str,
+                 duration: str) -> None:
+    try:
+        sid = add_suppression(ctx.engine, kind, reason, duration, _actor(), rule_id, field, value)
+    except GarrisonError as e:
+        raise click.ClickException(str(e)) from e
+    out.print(f"suppression {sid} created")
+
+
+@suppressions.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include expired ones.")
+@pass_ctx
+def suppress_list(ctx: Context, show_all: bool) -> None:
+    t = Table(title="suppressions")
+    for c in ("id", "kind", "rule", "field", "value", "until", "hits", "reason", "by"):
+        t.add_column(c, overflow="fold")
+    for r in list_suppressions(ctx.engine, not show_all):
+        t.add_row(str(r["id"]), r["kind"], r["rule_id"] or "", r["field"] or "", r["value"] or "",
+                  iso_from_us(r["until"])[:16], str(r["hits"]), r["reason"], r["created_by"])
+    out.print(t)
+
+
+@suppressions.command("delete")
+@click.argument("suppression_id", type=int)
+@pass_ctx
+def suppress_delete(ctx: Context, suppression_id: int) -> None:
+    if not delete_suppression(ctx.engine, suppression_id, _actor()):
+        raise click.ClickException(f"no suppression {suppression_id} (see: garrison suppressions list)")
+    out.print(f"deleted suppression {suppression_id}")
+
+
+COMMANDS = [incidents, suppressions]

@@ -17,6 +17,7 @@ class Batch:
     rejects: list[Reject]
     detections: list[Detection] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
+    suppressed: list[Detection] = field(default_factory=list)  # stored, marked, and otherwise left alone
     # run inside the commit's transaction, after detections have their ids (triage writes incidents here)
     in_commit: list[Callable[[Any], None]] = field(default_factory=list)
     # run after the commit is durable (notifications)

@@ -58,7 +58,8 @@ def import_paths(pipeline: Pipeline, store: EventStore, paths: Iterable[str | Pa
         size = f.stat().st_size if f.exists() else 0
         for batch in _batches(read_file(f, fmt, max_line), batch_size):
             b = pipeline.process(batch, forced_format=fmt if fmt != "evtx" else None)
-            store.commit(b.events, b.rejects, detections=b.detections, decisions=b.decisions, in_commit=b.in_commit)
+            store.commit(b.events, b.rejects, detections=b.detections, decisions=b.decisions, in_commit=b.in_commit,
+                         suppressed=b.suppressed)
             for fn in b.after_commit:
                 fn()
             ev_total += len(b.events)
@@ -79,6 +80,7 @@ def build_live_pipeline(config: Config, db: Engine, notifier: Any = None) -> Pip
     from garrison.respond.notify import Notifier
     from garrison.respond.policy import RespondStage
     from garrison.triage.incidents import TriageStage
+    from garrison.triage.suppress import SuppressStage
 
     from garrison.detect.detectors.web import web_attack_stage
 
@@ -87,6 +89,7 @@ def build_live_pipeline(config: Config, db: Engine, notifier: Any = None) -> Pip
     if sigma is not None:
         pipeline.stages.append(sigma)
     pipeline.stages.append(web_attack_stage)
+    pipeline.stages.append(SuppressStage(db))  # before respond and triage: suppressed detections do nothing more
     notifier = notifier if notifier is not None else Notifier(config.notify)
     if config.respond.enabled:
         pipeline.stages.append(RespondStage(config, db, pipeline.inventory, notice=notifier))
@@ -165,7 +168,7 @@ class LiveProcessor(threading.Thread):
             return 0
         b = self.pipeline.process(records)
         self.store.commit(b.events, b.rejects, wal_offset=end, detections=b.detections, decisions=b.decisions,
-                          in_commit=b.in_commit)
+                          in_commit=b.in_commit, suppressed=b.suppressed)
         for fn in b.after_commit:
             fn()
         self.offset = end

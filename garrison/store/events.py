@@ -128,7 +128,8 @@ def detection_row(d: Detection) -> dict[str, Any]:
             "evidence": orjson.dumps([e.get("event.id") for e in d.evidence]).decode() if d.evidence else None,
             "group_values": orjson.dumps(d.group, default=str).decode() if d.group else None,
             "source_ip": ev.get("source.ip"), "user_name": ev.get("user.name"), "host_name": ev.get("host.name"),
-            "destination_ip": ev.get("destination.ip"), "decision_id": d.extra.get("decision_id")}
+            "destination_ip": ev.get("destination.ip"), "decision_id": d.extra.get("decision_id"),
+            "suppression_id": d.extra.get("suppression_id")}
 
 
 class EventStore:
@@ -162,7 +163,7 @@ class EventStore:
     # -- writing ----------------------------------------------------------------
     def commit(self, events: list[Event], rejects: Sequence[Reject] = (), wal_offset: int | None = None,
                detections: Sequence[Detection] = (), decisions: Sequence[Decision] = (),
-               in_commit: Sequence[Any] = ()) -> CommitResult:
+               in_commit: Sequence[Any] = (), suppressed: Sequence[Detection] = ()) -> CommitResult:
         seq, _, next_id = self.last_commit()
         seq += 1
         now = int(time.time() * 1_000_000)
@@ -179,7 +180,7 @@ class EventStore:
             for day, evs in sorted(by_day.items()):
                 written.append(self._write_part(day, seq, len(written), evs))
             self._record(seq, now, events, rejects, written, wal_offset, next_id + len(events), detections, decisions,
-                         in_commit)
+                         in_commit, suppressed)
         except BaseException:
             for w in written:
                 (self.root / w["path"]).unlink(missing_ok=True)
@@ -205,7 +206,7 @@ class EventStore:
     def _record(self, seq: int, now: int, events: list[Event], rejects: Sequence[Reject],
                 written: list[dict[str, Any]], wal_offset: int | None, next_id: int,
                 detections: Sequence[Detection] = (), decisions: Sequence[Decision] = (),
-                in_commit: Sequence[Any] = ()) -> None:
+                in_commit: Sequence[Any] = (), suppressed: Sequence[Detection] = ()) -> None:
         counts: Counter[tuple[str, str, str, str, str]] = Counter()
         health: dict[str, list[Any]] = {}
         for e in events:
@@ -261,6 +262,8 @@ class EventStore:
                                 [detection_row(d) for d in detections]).scalars().all()
                 for d, i in zip(detections, ids):
                     d.extra["id"] = i
+            if suppressed:
+                c.execute(insert(S.detections), [detection_row(d) for d in suppressed])
             for fn in in_commit:
                 fn(c)
             if rejects:

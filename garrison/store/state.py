@@ -112,6 +112,7 @@ detections = Table(
     Column("host_name", String(256)),
     Column("destination_ip", String(64)),
     Column("decision_id", Integer, index=True),  # the decision in force that blocked this attempt, if any
+    Column("suppression_id", Integer),  # kept, but silenced by this suppression
 )
 
 
@@ -156,6 +157,21 @@ audit_log = Table(
     Column("detail", Text),
 )
 
+
+suppressions = Table(
+    "suppressions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # rule | entity | field
+    Column("rule_id", String(128)),  # kind rule: this rule; kind entity/field: optionally only this rule
+    Column("field", String(128)),  # kind entity: source.ip / user.name / host.name; kind field: any event field
+    Column("value", String(512)),
+    Column("reason", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("until", BigInteger, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("incident_id", Integer),
+    Column("hits", BigInteger, nullable=False, default=0),
+)
 
 daily_attempts = Table(
     "daily_attempts", metadata,

@@ -139,3 +139,26 @@ def test_http_api_does_what_the_cli_does(env, tmp_path):
     full = client.get(base, headers=h).json()
     assert full["status"] == "closed" and full["assignee"] == "carol" and len(full["comments"]) == 2
     assert client.get("/api/v1/incidents/999", headers=h).status_code == 404
+
+
+def test_suppression_from_a_false_positive(env):
+    from garrison.triage.suppress import SuppressStage, from_incident
+
+    engine, store, stage, notices = env
+    t0 = int(time.time() * 1e6)
+    _commit(store, stage, [_det(t0, level="critical", rule="noisy", ip="203.0.113.20")])
+    (inc,) = list_incidents(engine)
+    with pytest.raises(GarrisonError, match="must be closed"):
+        from_incident(engine, inc["id"], "rule", "backup job", "7d", "alice")
+    close(engine, inc["id"], "false_positive", "alice")
+    (sid,) = from_incident(engine, inc["id"], "rule", "the nightly backup job", "7d", "alice")
+    suppress = SuppressStage(engine, refresh_seconds=0)
+    b = Batch([], [], detections=[_det(t0 + 10, level="critical", rule="noisy", ip="203.0.113.21")])
+    suppress(b)
+    stage(b)
+    store.commit([], detections=b.detections, in_commit=b.in_commit, suppressed=b.suppressed)
+    assert len(list_incidents(engine)) == 1  # no new incident
+    with engine.connect() as c:
+        rows = c.execute(select(S.detections.c.rule_id, S.detections.c.suppression_id)).all()
+        hits = c.execute(select(S.suppressions.c.hits).where(S.suppressions.c.id == sid)).scalar()
+    assert sorted(rows, key=str) == sorted([("noisy", None), ("noisy", sid)], key=str) and hits == 1
