@@ -89,6 +89,14 @@ def build_live_pipeline(config: Config, db: Engine, notifier: Any = None) -> Pip
     if sigma is not None:
         pipeline.stages.append(sigma)
     pipeline.stages.append(web_attack_stage)
+    if config.enrich.intel:
+        from garrison.detect.detectors.intel import IntelStage
+        from garrison.enrich.intel import load_intel
+
+        index = load_intel(config.enrich.intel)
+        for err in index.errors:
+            log.warning("indicator not loaded: %s", err)
+        pipeline.stages.append(IntelStage(index))
     pipeline.stages.append(SuppressStage(db))  # before respond and triage: suppressed detections do nothing more
     notifier = notifier if notifier is not None else Notifier(config.notify)
     if config.respond.enabled:
