@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from garrison.model import RawRecord, Reject
+from garrison.sources._text import decode, json_values, too_long
 
 DEFAULT_MAX_LINE = 256 * 1024
 _CHUNK = 1 << 20
@@ -119,16 +120,11 @@ def _emit(raw: bytes, source: str, lineno: int, offset: int, fmt: str | None, ma
     if not raw.strip():
         return
     if len(raw) > max_line:
-        yield Reject(source, f"line of {len(raw)} bytes exceeds the limit of {max_line} (ingest.max_line_bytes)",
-                     raw.decode("utf-8", "backslashreplace"), lineno, offset, fmt)
+        yield Reject(source, too_long(len(raw), max_line), decode(raw)[0], lineno, offset, fmt)
         return
-    try:
-        text = raw.decode("utf-8")
-        meta = {}
-    except UnicodeDecodeError as e:
-        text = raw.decode("utf-8", "backslashreplace")
-        meta = {"invalid_utf8": f"invalid UTF-8 at byte {e.start} of the line"}
-    yield RawRecord(text=text, source=source, position=lineno, offset=offset, format=fmt, meta=meta)
+    text, warning = decode(raw)
+    yield RawRecord(text=text, source=source, position=lineno, offset=offset, format=fmt,
+                    meta={"invalid_utf8": warning} if warning else {})
 
 
 def _evtx(path: Path, source: str) -> Iterator[RawRecord | Reject]:
@@ -182,27 +178,18 @@ def _json_documents(data: bytes, source: str) -> Iterator[RawRecord | Reject]:
     except UnicodeDecodeError as e:
         yield Reject(source, f"invalid UTF-8 at byte {e.start} in a JSON document", data[:4096].decode("utf-8", "replace"))
         return
-    dec = json.JSONDecoder()
-    pos, n = 0, 0
-    while True:
-        while pos < len(text) and text[pos] in " \t\r\n,":
-            pos += 1
-        if pos >= len(text):
-            return
-        try:
-            value, end = dec.raw_decode(text, pos)
-        except json.JSONDecodeError as e:
-            yield Reject(source, f"malformed JSON at line {e.lineno} column {e.colno}: {e.msg}", text[pos : pos + 4096],
-                         text.count("\n", 0, pos) + 1, len(text[:pos].encode()))
-            return
-        values = value if isinstance(value, list) else [value]
-        for v in values:
-            n += 1
-            if isinstance(v, dict):
-                yield RawRecord(text=json.dumps(v, separators=(",", ":")), obj=v, source=source, position=n)
-            else:
-                yield Reject(source, f"JSON value #{n} is a {type(v).__name__}, expected an object", str(v)[:4096], n)
-        pos = end
+    n = 0
+    try:
+        for value, _ in json_values(text, " \t\r\n,"):
+            for v in value if isinstance(value, list) else [value]:
+                n += 1
+                if isinstance(v, dict):
+                    yield RawRecord(text=json.dumps(v, separators=(",", ":")), obj=v, source=source, position=n)
+                else:
+                    yield Reject(source, f"JSON value #{n} is a {type(v).__name__}, expected an object", str(v)[:4096], n)
+    except json.JSONDecodeError as e:
+        yield Reject(source, f"malformed JSON at line {e.lineno} column {e.colno}: {e.msg}", text[e.pos: e.pos + 4096],
+                     e.lineno, len(text[:e.pos].encode()))
 
 
 def _chunks(f: IO[bytes], name: str) -> Iterator[bytes]:

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from garrison.errors import AuthError
 from garrison.model import RawRecord
+from garrison.sources._text import decode, json_values, too_long
 from garrison.sources.tokens import verify_token
 
 # Splunk sourcetype -> Garrison parser
@@ -129,13 +130,11 @@ def _lines(body: bytes, source: str, fmt: str | None, org: str, inp: str, max_li
             continue
         meta: dict[str, Any] = {"org": org, "input": inp}
         if len(raw) > max_line:
-            meta["too_long"] = f"line of {len(raw)} bytes exceeds the limit of {max_line} (ingest.max_line_bytes)"
+            meta["too_long"] = too_long(len(raw), max_line)
             raw = raw[: 1024 * 1024]
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            text = raw.decode("utf-8", "backslashreplace")
-            meta["invalid_utf8"] = f"invalid UTF-8 at byte {e.start} of the line"
+        text, warning = decode(raw)
+        if warning:
+            meta["invalid_utf8"] = warning
         out.append(RawRecord(text=text, source=source, position=i, format=fmt, meta=meta))
     return out
 
@@ -148,15 +147,14 @@ class _HecError(ValueError):
 
 def _hec_events(text: str, source: str, org: str) -> list[RawRecord]:
     """HEC's body: JSON objects one after another, each with an 'event' (string or object)."""
-    dec = json.JSONDecoder()
-    pos, out, n = 0, [], 0
+    out: list[RawRecord] = []
+    n = 0
+    values = json_values(text)
     while True:
-        while pos < len(text) and text[pos] in " \t\r\n":
-            pos += 1
-        if pos >= len(text):
-            break
         try:
-            obj, pos = dec.raw_decode(text, pos)
+            obj, _ = next(values)
+        except StopIteration:
+            break
         except json.JSONDecodeError as e:
             raise _HecError(f"event {n}: {e}", n) from e
         if not isinstance(obj, dict) or "event" not in obj:

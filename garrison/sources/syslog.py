@@ -13,6 +13,7 @@ import ssl
 from collections.abc import Callable
 
 from garrison.model import RawRecord
+from garrison.sources._text import decode, too_long
 
 log = logging.getLogger("garrison.syslog")
 Sink = Callable[[list[RawRecord]], object]
@@ -22,13 +23,11 @@ MAX_FRAME = 1024 * 1024
 def _record(data: bytes, transport: str, peer: str, n: int, org: str, max_line: int) -> RawRecord:
     meta: dict[str, object] = {"input": f"syslog-{transport}", "org": org, "peer": peer}
     if len(data) > max_line:
-        meta["too_long"] = f"message of {len(data)} bytes exceeds the limit of {max_line} (ingest.max_line_bytes)"
+        meta["too_long"] = too_long(len(data), max_line, "message")
         data = data[:MAX_FRAME]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        text = data.decode("utf-8", "backslashreplace")
-        meta["invalid_utf8"] = f"invalid UTF-8 at byte {e.start} of the message"
+    text, warning = decode(data, "message")
+    if warning:
+        meta["invalid_utf8"] = warning
     return RawRecord(text=text.rstrip("\r\n\x00"), source=f"syslog/{transport}/{peer}", position=n, format="syslog", meta=meta)
 
 
