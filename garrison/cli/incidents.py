@@ -81,16 +81,21 @@ def show(ctx: Context, incident_id: int, as_json: bool) -> None:
         out.print(f"[dim]{iso_from_us(cm['at'])[:16]} {cm['author']}:[/] {cm['text']}")
 
 
+def _act(fn, *args, done: str) -> None:  # type: ignore[no-untyped-def]
+    """Run a workflow change as the CLI user; errors become a clear message."""
+    try:
+        fn(*args)
+    except GarrisonError as e:
+        raise click.ClickException(str(e)) from e
+    out.print(done)
+
+
 @incidents.command("assign")
 @click.argument("incident_id", type=int)
 @click.argument("who")
 @pass_ctx
 def assign_cmd(ctx: Context, incident_id: int, who: str) -> None:
-    try:
-        assign(ctx.engine, incident_id, who, _actor())
-    except GarrisonError as e:
-        raise click.ClickException(str(e)) from e
-    out.print(f"#{incident_id} assigned to {who}")
+    _act(assign, ctx.engine, incident_id, who, _actor(), done=f"#{incident_id} assigned to {who}")
 
 
 @incidents.command("status")
@@ -98,11 +103,7 @@ def assign_cmd(ctx: Context, incident_id: int, who: str) -> None:
 @click.argument("status", type=click.Choice(STATUSES))
 @pass_ctx
 def status_cmd(ctx: Context, incident_id: int, status: str) -> None:
-    try:
-        set_status(ctx.engine, incident_id, status, _actor())
-    except GarrisonError as e:
-        raise click.ClickException(str(e)) from e
-    out.print(f"#{incident_id} is {status}")
+    _act(set_status, ctx.engine, incident_id, status, _actor(), done=f"#{incident_id} is {status}")
 
 
 @incidents.command("comment")
@@ -110,11 +111,7 @@ def status_cmd(ctx: Context, incident_id: int, status: str) -> None:
 @click.argument("text")
 @pass_ctx
 def comment_cmd(ctx: Context, incident_id: int, text: str) -> None:
-    try:
-        comment(ctx.engine, incident_id, _actor(), text)
-    except GarrisonError as e:
-        raise click.ClickException(str(e)) from e
-    out.print(f"comment added to #{incident_id}")
+    _act(comment, ctx.engine, incident_id, _actor(), text, done=f"comment added to #{incident_id}")
 
 
 @incidents.command("close")
