@@ -108,6 +108,26 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True)
+class TriageSettings:
+    """Risk and incident settings (the formula is in ``garrison/triage/risk.py``)."""
+    threshold: float = 150.0  # effective risk that raises an incident
+    chain_tactics: int = 3  # distinct ATT&CK tactics on one entity (one post-compromise) that raise an incident
+    half_life_hours: float = 24.0
+    dedupe_minutes: float = 60.0  # the same rule on the same entity adds risk once in this time
+    tactic_bonus: float = 0.2
+    failed_factor: float = 0.25  # weight of an attempt that failed (refused, denied, banned)
+    points: dict[str, int] = field(default_factory=dict)  # per level, over the defaults
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    organization_name: str = "Your organisation"
+    logo: str | None = None  # an image file for the report's header
+    mail_to: list[str] = field(default_factory=list)  # the monthly report goes here (SMTP from notify)
+    monthly_day: int = 1  # day of the month on which garrison serve sends last month's report
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: str = "./garrison-data"
     organization: str = "default"
@@ -119,6 +139,8 @@ class Config:
     detect: DetectConfig = field(default_factory=DetectConfig)
     respond: RespondConfig = field(default_factory=RespondConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    triage: TriageSettings = field(default_factory=TriageSettings)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
     @property
     def data_path(self) -> Path:

@@ -7,7 +7,9 @@ import sys
 
 import click
 
-from garrison.cli import decisions, detections, evaluate, incidents, ingest, quarantine, rules, search, serve, store, tokens
+from garrison.cli import (
+    decisions, detections, evaluate, incidents, ingest, quarantine, rules, search, serve, simulate, store, tokens,
+)
 from garrison.cli._context import make_context
 from garrison.errors import GarrisonError
 
@@ -25,7 +27,8 @@ def cli(ctx: click.Context, config_path: str | None, data_dir: str | None, verbo
     ctx.obj = make_context(config_path, data_dir)
 
 
-for module in (ingest, search, quarantine, serve, store, tokens, rules, detections, decisions, evaluate, incidents):
+for module in (ingest, search, quarantine, serve, store, tokens, rules, detections, decisions, evaluate, incidents,
+               simulate):
     for command in module.COMMANDS:
         cli.add_command(command)
 

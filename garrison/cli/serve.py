@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from dataclasses import replace
+
 import click
 import uvicorn
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
 from garrison.cli._context import Context, console, pass_ctx
+from garrison.config import Config
 from garrison.model import RawRecord
-from garrison.pipeline.runner import LiveProcessor, build_live_pipeline, import_paths, record_to_wal
+from garrison.pipeline.runner import LiveProcessor, build_live_pipeline, import_simulated, record_to_wal
 from garrison.respond.notify import Notifier
-from garrison.simulate import write_demo_logs
+from garrison.simulate.generate import simulate
 from garrison.sources.syslog import start_listeners
 from garrison.sources.tokens import create_token, list_tokens
 from garrison.store.wal import Wal
@@ -22,15 +26,33 @@ log = logging.getLogger("garrison.serve")
 MAINTENANCE_SECONDS = 3600
 
 
+def _demo_config(ctx: Context) -> Config:
+    """The demo organisation's inventory, unless the configuration names one."""
+    cfg = ctx.config
+    if cfg.enrich.inventory:
+        return cfg
+    return replace(cfg, enrich=replace(cfg.enrich, inventory=str(cfg.data_path / "demo-logs" / "inventory.yaml")))
+
+
 def _load_demo(ctx: Context) -> None:
     demo_dir = ctx.config.data_path / "demo-logs"
-    if demo_dir.exists():
+    if (demo_dir / "loaded").exists():
         console.print(f"[green]demo[/]: demo data already loaded from {demo_dir}")
         return
-    files = write_demo_logs(demo_dir)
-    result = import_paths(build_live_pipeline(ctx.config, ctx.engine), ctx.store, files)
-    console.print(f"[green]demo[/]: stored {result.events:,} events from {len(files)} generated log files "
-                  f"({result.rejects} rejected) in {result.seconds:.1f}s")
+    with console.status("demo: simulating a day of a 5,000-staff council…"):
+        sim = simulate(demo_dir, days=1, seed=7)
+    with Progress(TextColumn("[green]demo[/]: loading"), BarColumn(), TaskProgressColumn(),
+                  TextColumn("{task.fields[rate]}"), console=console) as bar:
+        task = bar.add_task("load", total=sim.events, rate="")
+
+        def step(_bytes: int, events: int) -> None:
+            bar.update(task, advance=events, rate=f"{bar.tasks[0].speed or 0:,.0f} events/s")
+
+        result = import_simulated(build_live_pipeline(ctx.config, ctx.engine), ctx.store, demo_dir, step)
+    (demo_dir / "loaded").write_text("ok\n")
+    console.print(f"[green]demo[/]: stored {result.events:,} events of {sim.days[0]} from {result.files} simulated "
+                  f"log files ({result.rejects} rejected) in {result.seconds:.1f}s; {sim.serious} serious attacks "
+                  f"planted (truth: {demo_dir / 'truth.json'})")
     if not any(t["name"] == "demo" for t in list_tokens(ctx.engine)):
         token = create_token(ctx.engine, "demo", ctx.config.organization)
         console.print(f"[green]demo[/]: ingest token 'demo' = {token}")
@@ -41,9 +63,10 @@ def _load_demo(ctx: Context) -> None:
 @pass_ctx
 def serve(ctx: Context, demo: bool) -> None:
     """Run the syslog listeners, HTTP/HEC ingest and the pipeline until stopped."""
-    cfg = ctx.config
     if demo:
+        ctx.config = _demo_config(ctx)
         _load_demo(ctx)
+    cfg = ctx.config
     wal = Wal(cfg.data_path / "wal")
     notifier = Notifier(cfg.notify)
     processor = LiveProcessor(build_live_pipeline(cfg, ctx.engine, notifier), ctx.store, wal, cfg.store.flush_seconds,

@@ -114,7 +114,8 @@ def parse_nxlog(obj: dict[str, Any], text: str, st: ParseState) -> Event:
     """Flat NXLog/OTRF JSON: EventID, Channel, Hostname and event data at top level."""
     eid = to_int(obj.get("EventID"))
     ev: Event = {"event.original": text}
-    stamp = obj.get("@timestamp") or obj.get("EventTime")
+    # @timestamp and TimeCreated are UTC; EventTime is the collector's local time, the last resort.
+    stamp = obj.get("@timestamp") or obj.get("TimeCreated") or obj.get("EventTime")
     if stamp is not None:
         ev["@timestamp"] = any_us(stamp)
     host = obj.get("Hostname") or obj.get("host")

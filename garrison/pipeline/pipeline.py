@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from garrison.config import Config
 from garrison.enrich import GeoLookup, Inventory, load_inventory
+from garrison.enrich.assets import AssetMap
 from garrison.errors import ParseError
 from garrison.model import Event, RawRecord, Reject
 from garrison.model.batch import Batch
@@ -41,6 +42,7 @@ class Pipeline:
     geo: GeoLookup | None
     inventory: Inventory
     stages: list[Stage] = field(default_factory=list)
+    assets: AssetMap = field(default_factory=AssetMap)
     counters: Counters = field(default_factory=Counters)
     _states: dict[str, ParseState] = field(default_factory=dict)
 
@@ -114,6 +116,7 @@ class Pipeline:
         if self.inventory.own or self.inventory.partners or self.inventory.hosts or self.inventory.users:
             for ev in events:
                 self.inventory.enrich(ev)
+                self.assets.enrich(ev)
         batch = Batch(events, rejects)
         for stage in self.stages:
             stage(batch)

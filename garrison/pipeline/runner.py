@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from garrison.model import RawRecord, Reject
+from garrison.model.batch import Batch
 from sqlalchemy import Engine
 
 from garrison.config import Config
@@ -43,6 +44,15 @@ def _batches(items: Iterable[RawRecord | Reject], size: int) -> Iterator[list[Ra
         yield batch
 
 
+def commit_batch(store: EventStore, b: Batch) -> Batch:
+    """Store a processed batch in one transaction, then run what waits for it to be durable."""
+    store.commit(b.events, b.rejects, detections=b.detections, decisions=b.decisions, in_commit=b.in_commit,
+                 suppressed=b.suppressed)
+    for fn in b.after_commit:
+        fn()
+    return b
+
+
 def import_paths(pipeline: Pipeline, store: EventStore, paths: Iterable[str | Path], fmt: str | None = None,
                  batch_size: int = 50_000, progress: Callable[[int, int], None] | None = None) -> ImportResult:
     """Read files through the pipeline into the store, committing every ``batch_size`` records.
@@ -57,11 +67,7 @@ def import_paths(pipeline: Pipeline, store: EventStore, paths: Iterable[str | Pa
         done_bytes = 0
         size = f.stat().st_size if f.exists() else 0
         for batch in _batches(read_file(f, fmt, max_line), batch_size):
-            b = pipeline.process(batch, forced_format=fmt if fmt != "evtx" else None)
-            store.commit(b.events, b.rejects, detections=b.detections, decisions=b.decisions, in_commit=b.in_commit,
-                         suppressed=b.suppressed)
-            for fn in b.after_commit:
-                fn()
+            b = commit_batch(store, pipeline.process(batch, forced_format=fmt if fmt != "evtx" else None))
             ev_total += len(b.events)
             rej_total += len(b.rejects)
             if progress:
@@ -74,12 +80,42 @@ def import_paths(pipeline: Pipeline, store: EventStore, paths: Iterable[str | Pa
     return ImportResult(len(files), ev_total, rej_total, time.perf_counter() - t0)
 
 
+def import_simulated(pipeline: Pipeline, store: EventStore, folder: str | Path,
+                     progress: Callable[[int, int], None] | None = None) -> ImportResult:
+    """Load a ``garrison simulate`` folder with its sources interleaved in time, as they arrive live."""
+    from garrison.simulate.replay import interleaved
+
+    t0 = time.perf_counter()
+    ev_total = rej_total = 0
+    files: set[Path] = set()
+    pending: list[RawRecord | Reject] = []
+
+    def flush() -> None:
+        nonlocal ev_total, rej_total
+        b = commit_batch(store, pipeline.process(pending))
+        ev_total += len(b.events)
+        rej_total += len(b.rejects)
+        if progress:
+            progress(sum(len(r.text or "") + 1 for r in pending if isinstance(r, RawRecord)), len(b.events))
+        pending.clear()
+
+    for path, fmt, first, lines in interleaved(folder):
+        files.add(path)
+        pending.extend(RawRecord(text=line, source=str(path), position=first + i, format=fmt)
+                       for i, line in enumerate(lines))
+        if len(pending) >= 20_000:
+            flush()
+    if pending:
+        flush()
+    return ImportResult(len(files), ev_total, rej_total, time.perf_counter() - t0)
+
+
 def build_live_pipeline(config: Config, db: Engine, notifier: Any = None) -> Pipeline:
     """The full pipeline: parse, enrich, detect, respond (decisions), triage (risk, incidents, notices)."""
     from garrison.detect.sigma.stage import build_sigma_stage
     from garrison.respond.notify import Notifier
     from garrison.respond.policy import RespondStage
-    from garrison.triage.incidents import TriageStage
+    from garrison.triage.incidents import TriageStage, from_settings
     from garrison.triage.suppress import SuppressStage
 
     from garrison.detect.detectors.web import web_attack_stage
@@ -101,7 +137,8 @@ def build_live_pipeline(config: Config, db: Engine, notifier: Any = None) -> Pip
     notifier = notifier if notifier is not None else Notifier(config.notify)
     if config.respond.enabled:
         pipeline.stages.append(RespondStage(config, db, pipeline.inventory, notice=notifier))
-    pipeline.stages.append(TriageStage(announce=notifier))  # new high and critical incidents are announced
+    model, triage = from_settings(config.triage)
+    pipeline.stages.append(TriageStage(model, triage, announce=notifier))  # new high and critical incidents are announced
     return pipeline
 
 

@@ -59,8 +59,9 @@ def build_router(engine: Engine, sink: Sink, max_body: int, max_line: int) -> AP
         await run_in_threadpool(sink, records)
 
     @router.post("/api/v1/ingest")
-    async def ingest_ndjson(request: Request, format: str | None = None) -> JSONResponse:
-        """NDJSON (or any line format with ?format=): one record per line."""
+    async def ingest_ndjson(request: Request, format: str | None = None, source: str | None = None) -> JSONResponse:
+        """NDJSON (or any line format with ?format=): one record per line. ``source`` labels the stream
+        (source health and the quarantine show it as http:TOKEN/LABEL)."""
         try:
             name, org = await _auth(request, "Bearer")
         except AuthError as e:
@@ -68,7 +69,8 @@ def build_router(engine: Engine, sink: Sink, max_body: int, max_line: int) -> AP
         body = await _body(request)
         if body is None:
             return JSONResponse({"error": {"code": "too_large", "message": f"body exceeds {max_body} bytes"}}, status_code=413)
-        records = _lines(body, f"http:{name}", format, org, "http", max_line)
+        label = "".join(ch for ch in (source or "")[:64] if ch.isalnum() or ch in "._-")
+        records = _lines(body, f"http:{name}/{label}" if label else f"http:{name}", format, org, "http", max_line)
         await _store(records)
         return JSONResponse({"accepted": len(records)})
 

@@ -195,6 +195,8 @@ incidents = Table(
     Column("updated_at", BigInteger, nullable=False),
     Column("first_seen", BigInteger, nullable=False),  # event time of the first evidence
     Column("last_seen", BigInteger, nullable=False),
+    Column("raised_at", BigInteger),  # event time of the detection that raised it (time to detect)
+    Column("contained_at", BigInteger),  # wall time it was first set contained/resolved/closed (time to contain)
     Column("closed_at", BigInteger),
     Column("risk", Integer, nullable=False, default=0),
     Column("reason", String(256), nullable=False),  # why it was raised: risk threshold, critical rule, ...
@@ -250,4 +252,21 @@ def open_state(url_or_dir: str | Path) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     metadata.create_all(engine)
+    _add_new_columns(engine)
     return engine
+
+
+def _add_new_columns(engine: Engine) -> None:
+    """Columns added to a table after a data directory was created: added in place (nullable, no default).
+
+    Enough for additive changes; a change that rewrites data would need a real migration tool."""
+    from sqlalchemy import inspect, text
+
+    insp = inspect(engine)
+    with engine.begin() as c:
+        for table in metadata.sorted_tables:
+            have = {col["name"] for col in insp.get_columns(table.name)}
+            for col in table.columns:
+                if col.name not in have and col.nullable:
+                    ddl = col.type.compile(dialect=engine.dialect)
+                    c.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{col.name}" {ddl}'))

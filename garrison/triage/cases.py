@@ -84,10 +84,14 @@ def summary(inc: dict[str, Any]) -> str:
 
 def _change(engine: Engine, iid: int, actor: str, action: str, values: dict[str, Any], detail: dict[str, Any]) -> None:
     with engine.begin() as c:
+        now = int(time.time() * 1e6)
         n = c.execute(update(S.incidents).where(S.incidents.c.id == iid)
-                      .values(**values, updated_at=int(time.time() * 1e6))).rowcount
+                      .values(**values, updated_at=now)).rowcount
         if not n:
             raise GarrisonError(f"no incident #{iid} (see: garrison incidents list)")
+        if values.get("status") in ("contained", "resolved", "closed"):  # time to contain: the first such change
+            c.execute(update(S.incidents).where(S.incidents.c.id == iid, S.incidents.c.contained_at.is_(None))
+                      .values(contained_at=now))
         audit(c, actor, action, f"incident:{iid}", detail)
 
 

@@ -20,7 +20,7 @@ from garrison.model.batch import Batch
 from garrison.model.detection import LEVELS, Detection
 from garrison.store import state as S
 from garrison.store.records import audit
-from garrison.triage.risk import RiskModel, entities_of, tactics_of
+from garrison.triage.risk import LEVEL_POINTS, POST_COMPROMISE, RiskModel, entities_of, failed, on_estate, tactics_of
 
 OPEN = ("new", "investigating", "contained")
 JOIN_WINDOW_US = 24 * 3_600_000_000
@@ -30,6 +30,15 @@ JOIN_WINDOW_US = 24 * 3_600_000_000
 class TriageConfig:
     threshold: float = 150.0
     join_window_us: int = JOIN_WINDOW_US
+    chain_tactics: int = 3  # distinct tactics on one entity, one of them post-compromise, raise an incident
+
+
+def from_settings(settings: Any) -> tuple[RiskModel, TriageConfig]:
+    """The risk model and triage config from the ``triage`` section of the configuration."""
+    model = RiskModel(half_life_us=int(settings.half_life_hours * 3_600_000_000),
+                      dedupe_us=int(settings.dedupe_minutes * 60_000_000), tactic_bonus=settings.tactic_bonus,
+                      failed_factor=settings.failed_factor, points={**LEVEL_POINTS, **settings.points})
+    return model, TriageConfig(threshold=settings.threshold, chain_tactics=settings.chain_tactics)
 
 
 class TriageStage:
@@ -40,10 +49,11 @@ class TriageStage:
         self.announce = announce
 
     def __call__(self, batch: Batch) -> None:
-        if not batch.detections:
+        # Single attempts (informational) are counted by the store, not scored: they would only add noise.
+        dets = sorted((d for d in batch.detections if d.level != "informational"), key=lambda d: d.timestamp or 0)
+        if not dets:
             return
         news: list[tuple[str, str, str]] = []
-        dets = list(batch.detections)
         batch.in_commit.append(lambda conn: news.extend(self._write(conn, dets)))
         if self.announce is not None:
             batch.after_commit.append(lambda: [self.announce(*n) for n in news])  # type: ignore[misc]
@@ -54,20 +64,37 @@ class TriageStage:
         for d in dets:
             if d.extra.get("id") is None:
                 continue
-            ents = entities_of(d.event)
-            risk = max((self._add_risk(c, kind, value, d) for kind, value in ents), default=0.0)
+            temporal = str(d.extra.get("correlation_type", "")).startswith("temporal")
+            ents = entities_of(d.event, d.evidence if temporal else None)
+            lost = failed(d.event, bool(d.extra.get("decision_id")))
+            scored = [self._add_risk(c, kind, value, d, lost) for kind, value in ents]
+            risk = max((r for r, _ in scored), default=0.0)
+            chain = max((ch for _, ch in scored), key=len, default=[])
             inc = self._open_incident(c, ents, d.timestamp)
             if inc is not None:
                 self._join(c, inc, d, ents, risk)
-            elif d.level == "critical" or risk >= self.cfg.threshold:
-                reason = "critical rule" if d.level == "critical" else f"risk {risk:.0f} over {self.cfg.threshold:.0f}"
-                iid = self._raise(c, d, ents, risk, reason)
-                sev = d.level if d.level in ("high", "critical") else "high" if risk >= 2 * self.cfg.threshold else "medium"
-                if LEVELS.index(sev) >= LEVELS.index("high"):
-                    news.append((sev, f"New incident #{iid}: {self._title(d)}", f"Raised because of {reason}."))
+                continue
+            reason = self._reason(d, risk, chain, lost)
+            if reason is None:
+                continue
+            iid, sev = self._raise(c, d, ents, risk, reason)
+            if LEVELS.index(sev) >= LEVELS.index("high"):
+                news.append((sev, f"New incident #{iid}: {self._title(d)}", f"Raised because of {reason}."))
         return news
 
-    def _add_risk(self, c: Any, kind: str, value: str, d: Detection) -> float:
+    def _reason(self, d: Detection, risk: float, chain: list[str], lost: bool) -> str | None:
+        """Why this detection opens an incident, or None. The order is the order of seriousness."""
+        if d.level == "critical":
+            return "critical rule"
+        if d.level == "high" and not lost and on_estate(d.event):
+            return "high-severity activity inside the estate"
+        if len(chain) >= self.cfg.chain_tactics and POST_COMPROMISE & set(chain):
+            return "attack chain: " + " → ".join(chain)
+        if risk >= self.cfg.threshold:
+            return f"risk {risk:.0f} over {self.cfg.threshold:.0f}"
+        return None
+
+    def _add_risk(self, c: Any, kind: str, value: str, d: Detection, lost: bool) -> tuple[float, list[str]]:
         row = c.execute(select(S.entity_risk).where(S.entity_risk.c.kind == kind, S.entity_risk.c.value == value)
                         ).mappings().first()
         now = d.timestamp or int(time.time() * 1e6)
@@ -75,10 +102,16 @@ class TriageStage:
         score = self.model.decay(row["score"], row["updated_at"], now) if row else 0.0
         last = state["rules"].get(d.rule_id)
         if last is None or now - last > self.model.dedupe_us:
-            score += self.model.weight(d.level, d.event)
+            score += self.model.weight(d.level, d.event, lost)
         state["rules"][d.rule_id] = now
         tactics = set(state["tactics"]) | tactics_of(d.tags)
         state["tactics"] = sorted(tactics)
+        # The chain: tactics of detections that got through, in the order first seen, within the join window.
+        chain = {t: ts for t, ts in state.get("chain", {}).items() if now - ts <= self.cfg.join_window_us}
+        if not lost:
+            for t in sorted(tactics_of(d.tags)):
+                chain.setdefault(t, now)
+        state["chain"] = chain
         vals = dict(score=int(round(score)), updated_at=max(now, row["updated_at"]) if row else now,
                     state=orjson.dumps(state).decode())
         if row:
@@ -86,7 +119,7 @@ class TriageStage:
                       .values(**vals))
         else:
             c.execute(insert(S.entity_risk).values(kind=kind, value=value, **vals))
-        return self.model.effective(score, tactics)
+        return self.model.effective(score, tactics), sorted(chain, key=chain.__getitem__)
 
     def _open_incident(self, c: Any, ents: list[tuple[str, str]], ts: int) -> int | None:
         for kind, value in ents:
@@ -105,16 +138,17 @@ class TriageStage:
         who = ev.get("source.ip") or ev.get("user.name") or ev.get("host.name") or "unknown source"
         return f"{d.rule_title} — {who}"
 
-    def _raise(self, c: Any, d: Detection, ents: list[tuple[str, str]], risk: float, reason: str) -> int:
+    def _raise(self, c: Any, d: Detection, ents: list[tuple[str, str]], risk: float, reason: str) -> tuple[int, str]:
         now = int(time.time() * 1e6)
-        sev = d.level if d.level in ("high", "critical") else "high" if risk >= 2 * self.cfg.threshold else "medium"
+        sev = d.level if d.level in ("high", "critical") else "high" if risk >= 2 * self.cfg.threshold \
+            or reason.startswith("attack chain") else "medium"
         iid = c.execute(insert(S.incidents).values(
             title=self._title(d)[:512], severity=sev, status="new", organization_id=d.event.get("organization.id") or "default",
-            created_at=now, updated_at=now, first_seen=d.timestamp, last_seen=d.timestamp, risk=int(risk),
-            reason=reason)).inserted_primary_key[0]
+            created_at=now, updated_at=now, first_seen=d.timestamp, last_seen=d.timestamp, raised_at=d.timestamp,
+            risk=int(risk), reason=reason[:256])).inserted_primary_key[0]
         self._link(c, iid, d, ents)
         audit(c, "triage", "incident.raise", f"incident:{iid}", {"reason": reason, "detection": d.extra.get("id")})
-        return int(iid)
+        return int(iid), sev
 
     def _join(self, c: Any, iid: int, d: Detection, ents: list[tuple[str, str]], risk: float) -> None:
         row = c.execute(select(S.incidents.c.severity, S.incidents.c.risk, S.incidents.c.first_seen,

@@ -40,7 +40,10 @@ def test_loghub_openssh_brute_force_and_spraying():
     spray = {ip for (title, ip) in by if title.startswith("Password spraying")}
     assert "183.62.140.253" in bf and "187.141.143.180" in bf
     assert spray and spray <= bf
-    assert all(d.kind == "correlation" for d in dets)  # single failures are counted, not reported
+    # single failures are reported as informational attempts; everything above them is a correlation
+    assert all(d.kind == "correlation" for d in dets if d.level != "informational")
+    singles = [d for d in dets if d.level == "informational"]
+    assert singles and all(d.rule_title == "Failed login from outside the organisation" for d in singles)
 
 
 def _line(t: float, msg: str) -> RawRecord:

@@ -34,4 +34,9 @@ def test_detections_from_access_logs_through_the_pipeline(tmp_path):
     batch = pipe.process([RawRecord(text=x, source="t", position=i) for i, x in enumerate(lines, 1)])
     sqli = [d for d in batch.detections if d.rule_id == "garrison.web.sqli"]
     assert sqli and all(d.event["source.ip"] == "127.0.0.1" for d in sqli)
-    assert "attack.t1190" in sqli[0].tags and sqli[0].level == "high"
+    assert "attack.t1190" in sqli[0].tags
+    # refused probes are failed attempts (medium); answered ones may have worked (high)
+    for d in sqli:
+        assert d.level == ("medium" if d.event["http.response.status_code"] >= 400 else "high")
+    from garrison.detect.detectors.web import level_for
+    assert level_for(200) == level_for(None) == "high" and level_for(404) == "medium"

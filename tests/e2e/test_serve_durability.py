@@ -230,7 +230,7 @@ detection:
             time.sleep(0.3)
             out = subprocess.run([sys.executable, "-m", "garrison", "--config", str(cfg), "detections", "list",
                                   "--since", "all", "--json"], capture_output=True, text=True).stdout
-            rows = [json.loads(x) for x in out.splitlines()]
+            rows = [r for x in out.splitlines() if (r := json.loads(x))["rule_title"] == "SSH login failure for root"]
         (row,) = rows
         assert row["rule_title"] == "SSH login failure for root" and row["source_ip"] == "203.0.113.5"
         assert row["event_id"] is not None and row["user_name"] == "root"

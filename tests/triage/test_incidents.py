@@ -162,3 +162,53 @@ def test_suppression_from_a_false_positive(env):
         rows = c.execute(select(S.detections.c.rule_id, S.detections.c.suppression_id)).all()
         hits = c.execute(select(S.suppressions.c.hits).where(S.suppressions.c.id == sid)).scalar()
     assert sorted(rows, key=str) == sorted([("noisy", None), ("noisy", sid)], key=str) and hits == 1
+
+
+def test_failed_attempts_weigh_less_and_single_attempts_not_at_all(env):
+    engine, store, stage, _ = env
+    t0 = int(time.time() * 1e6)
+    dets = [_det(t0 + i, rule=f"f{i}") for i in range(4)]
+    for d in dets:
+        d.event["event.outcome"] = "failure"  # four refused attempts: 4 x 40 x 0.25 = 40 < 100
+    _commit(store, stage, dets + [_det(t0 + 9, level="informational", rule="i1")])
+    assert list_incidents(engine) == []
+    with engine.connect() as c:
+        (score,) = c.execute(select(S.entity_risk.c.score).where(S.entity_risk.c.value == "203.0.113.9")).one()
+    assert score == 40
+
+
+def test_high_activity_inside_the_estate_raises_at_once(env):
+    engine, store, stage, _ = env
+    t0 = int(time.time() * 1e6)
+    d = _det(t0, level="high", rule="office", ip=None, tags=("attack.execution", "attack.t1204.002"))
+    d.event.update({"event.dataset": "windows.sysmon", "host.name": "WS-00042.council.local", "user.name": "judy"})
+    _commit(store, stage, [d])
+    (inc,) = list_incidents(engine)
+    assert inc["reason"] == "high-severity activity inside the estate" and inc["severity"] == "high"
+    ents = {(e["kind"], e["value"]) for e in get_incident(engine, inc["id"])["entities"]}
+    assert ("host", "ws-00042") in ents and ("user", "judy") in ents
+
+
+def test_a_chain_of_tactics_raises_an_incident(env):
+    engine, store, stage, _ = env
+    t0 = int(time.time() * 1e6)
+    steps = [("low", "s1", ("attack.initial-access",)), ("low", "s2", ("attack.execution",)),
+             ("low", "s3", ("attack.persistence",))]
+    for i, (level, rule, tags) in enumerate(steps):
+        _commit(store, stage, [_det(t0 + i * 60_000_000, level=level, rule=rule, user="bob", tags=tags)])
+        assert len(list_incidents(engine)) == (1 if i == 2 else 0)  # low risk, but three stages of an attack
+    (inc,) = list_incidents(engine)
+    assert inc["reason"] == "attack chain: initial-access → execution → persistence"
+
+
+def test_temporal_correlation_links_the_entities_of_all_its_evidence(env):
+    engine, store, stage, _ = env
+    t0 = int(time.time() * 1e6)
+    logon = {"host.name": "FS01", "user.name": "admin.kim", "source.ip": "10.10.0.7", "garrison.source.host": "ws-00007"}
+    d = Detection("lat", "Lateral movement", "critical", ["attack.lateral-movement"], t0, {"host.name": "FS01"},
+                  kind="correlation", evidence=[logon, {"host.name": "FS01"}],
+                  extra={"correlation_type": "temporal_ordered"})
+    _commit(store, stage, [d])
+    (inc,) = list_incidents(engine)
+    ents = {(e["kind"], e["value"]) for e in get_incident(engine, inc["id"])["entities"]}
+    assert ents == {("host", "fs01"), ("user", "admin.kim"), ("ip", "10.10.0.7"), ("host", "ws-00007")}

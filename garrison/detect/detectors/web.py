@@ -185,6 +185,12 @@ _WEB_FIELDS = (("path", "url.path"), ("query", "url.query"), ("user_agent", "use
                ("referer", "http.request.referrer"), ("body", "http.request.body.content"))
 
 
+def level_for(status: object) -> str:
+    """An injection the server refused (4xx/5xx) is an attempt that failed: medium. One it answered with
+    success, or whose answer the log doesn't give, may have worked: high."""
+    return "medium" if isinstance(status, int) and status >= 400 else "high"
+
+
 def web_attack_stage(batch):  # type: ignore[no-untyped-def]
     """Pipeline stage: a detection per attack class found in each web request of the batch."""
     from garrison.model.detection import Detection
@@ -196,7 +202,8 @@ def web_attack_stage(batch):  # type: ignore[no-untyped-def]
         for f in classify(parts):
             tactic, technique = ATTACK[f.cls]
             batch.detections.append(Detection(
-                rule_id=f"garrison.web.{f.cls}", rule_title=TITLES[f.cls], level="high",
+                rule_id=f"garrison.web.{f.cls}", rule_title=TITLES[f.cls],
+                level=level_for(ev.get("http.response.status_code")),
                 tags=[f"attack.{tactic}", f"attack.{technique.lower()}", "garrison.web-attack", f"garrison.web.{f.cls}"],
                 timestamp=ev.get("@timestamp") or 0, event=ev, kind="detector",
                 source_file=ev.get("log.file.path"), source_record=ev.get("log.file.line"),

@@ -167,7 +167,8 @@ class _Correlation:
         group = dict(zip(self.group_by, key))
         return Detection(self.info.id, self.info.title, self.info.level, self.info.tags, g.hits[-1].ts, last.event,
                          kind="correlation", source_file=last.source_file, source_record=last.source_record,
-                         group=group, evidence=[h.detection.event for h in g.hits])
+                         group=group, evidence=[h.detection.event for h in g.hits],
+                         extra={"correlation_type": self.type.name.lower()})
 
     def flush(self) -> list[Detection]:
         out = []
