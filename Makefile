@@ -17,12 +17,16 @@ demo: install
 	$(BIN)/garrison --data-dir ./garrison-data serve --demo
 
 # System packages the tests drive for real: Debian's CrowdSec custom bouncer (installed without the
-# crowdsec agent it recommends, which would try to register online).
+# crowdsec agent it recommends, which would try to register online); poppler-utils to read the PDF
+# reports as a person would (pdftotext, pdftoppm); Pango, HarfBuzz's subsetter and DejaVu fonts for
+# WeasyPrint.
+DEBS = crowdsec-custom-bouncer poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 test-deps:
-	@command -v crowdsec-custom-bouncer >/dev/null || { \
+	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends crowdsec-custom-bouncer >/dev/null; \
-	  else echo "run as root, or: sudo apt-get install --no-install-recommends crowdsec-custom-bouncer"; fi; }
+	    --no-install-recommends $$missing >/dev/null; \
+	  else echo "run as root, or: sudo apt-get install --no-install-recommends $$missing"; fi; fi
 
 test: install test-deps
 	$(BIN)/python -m pytest -q

@@ -8,7 +8,8 @@ import sys
 import click
 
 from garrison.cli import (
-    decisions, detections, evaluate, incidents, ingest, quarantine, rules, search, serve, simulate, store, tokens,
+    decisions, detections, evaluate, incidents, ingest, quarantine, report, rules, search, serve, simulate, store,
+    tokens,
 )
 from garrison.cli._context import make_context
 from garrison.errors import GarrisonError
@@ -24,11 +25,13 @@ def cli(ctx: click.Context, config_path: str | None, data_dir: str | None, verbo
     """Garrison: security operations for organisations with a small team and many attackers."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("weasyprint", "fontTools"):  # their INFO is a log of every typesetting step
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     ctx.obj = make_context(config_path, data_dir)
 
 
 for module in (ingest, search, quarantine, serve, store, tokens, rules, detections, decisions, evaluate, incidents,
-               simulate):
+               simulate, report):
     for command in module.COMMANDS:
         cli.add_command(command)
 

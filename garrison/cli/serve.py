@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import smtplib
 
 from dataclasses import replace
 
@@ -13,6 +14,8 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
 from garrison.cli._context import Context, console, pass_ctx
 from garrison.config import Config
+from garrison.errors import GarrisonError
+from garrison.report.schedule import send_monthly
 from garrison.model import RawRecord
 from garrison.pipeline.runner import LiveProcessor, build_live_pipeline, import_simulated, record_to_wal
 from garrison.respond.notify import Notifier
@@ -99,6 +102,10 @@ def serve(ctx: Context, demo: bool) -> None:
             log.info("maintenance: removed %d expired files, compacted %d days", removed, days)
             if cfg.notify.digest != "daily" or hours % 24 == 0:  # held notices go out hourly, or in the daily digest
                 await asyncio.to_thread(notifier.flush_digest)
+            try:
+                await asyncio.to_thread(send_monthly, ctx.engine, cfg)
+            except (OSError, smtplib.SMTPException, GarrisonError) as e:  # retried at the next hour
+                log.warning("monthly report not sent: %s (check notify.smtp_host and report.mail_to)", e)
 
     async def main() -> None:
         await start_listeners(stream_sink, cfg.organization, cfg.ingest.max_line_bytes, cfg.ingest.syslog_udp,

@@ -96,17 +96,7 @@ class Notifier:
             self._post(url, slack_payload(Notice(top.level, title, text)))
 
     def _mail(self, title: str, text: str) -> None:
-        msg = EmailMessage()
-        msg["Subject"] = title
-        msg["From"] = self.cfg.mail_from
-        msg["To"] = ", ".join(self.cfg.mail_to)
-        msg.set_content(text)
-        with smtplib.SMTP(self.cfg.smtp_host or "localhost", self.cfg.smtp_port, timeout=10) as s:
-            if self.cfg.smtp_starttls:
-                s.starttls(context=ssl.create_default_context())
-            if self.cfg.smtp_user:
-                s.login(self.cfg.smtp_user, self.cfg.smtp_password or "")
-            s.send_message(msg)
+        send_mail(self.cfg, self.cfg.mail_to, title, text)
 
     def _post(self, url: str, payload: dict[str, object]) -> None:
         try:
@@ -116,3 +106,22 @@ class Notifier:
         except httpx.HTTPError as e:
             self.failures += 1
             log.warning("webhook %s failed: %s", url.split("?")[0], e)  # the query may hold a secret
+
+
+def send_mail(cfg: NotifyConfig, to: list[str], subject: str, text: str,
+              attachments: list[tuple[str, bytes, str]] | None = None) -> None:
+    """One message through the configured SMTP server; attachments are (file name, content, MIME type)."""
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = cfg.mail_from
+    msg["To"] = ", ".join(to)
+    msg.set_content(text)
+    for name, data, mime in attachments or []:
+        main, _, sub = mime.partition("/")
+        msg.add_attachment(data, maintype=main, subtype=sub, filename=name)
+    with smtplib.SMTP(cfg.smtp_host or "localhost", cfg.smtp_port, timeout=10) as s:
+        if cfg.smtp_starttls:
+            s.starttls(context=ssl.create_default_context())
+        if cfg.smtp_user:
+            s.login(cfg.smtp_user, cfg.smtp_password or "")
+        s.send_message(msg)

@@ -246,18 +246,7 @@ class EventStore:
                     audit(c, dec.author or "policy", "decision.auto", f"{dec.scope}:{dec.value}",
                           {"id": dec.id, "until": dec.until, "reason": dec.reason, "simulated": dec.simulated})
             if detections:
-                attempts: Counter[tuple[str, str, str, str]] = Counter()
-                for d in detections:
-                    ts = d.timestamp or d.event.get("@timestamp") or now
-                    attempts[(day_of(ts), d.event.get("organization.id") or "default", attempt_category(d),
-                              "blocked" if attempt_blocked(d) else "not_blocked")] += 1
-                for (day, org, cat, out), n in attempts.items():
-                    key = dict(day=day, organization_id=org, category=cat, outcome=out)
-                    res = c.execute(update(S.daily_attempts).where(*[getattr(S.daily_attempts.c, k) == v
-                                                                     for k, v in key.items()])
-                                    .values(n=S.daily_attempts.c.n + n))
-                    if res.rowcount == 0:
-                        c.execute(insert(S.daily_attempts).values(**key, n=n))
+                _count_attempts(c, detections, now)
                 ids = c.execute(insert(S.detections).returning(S.detections.c.id, sort_by_parameter_order=True),
                                 [detection_row(d) for d in detections]).scalars().all()
                 for d, i in zip(detections, ids):
@@ -342,3 +331,29 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _bump(c: Any, table: Any, counts: Counter[tuple[str, ...]], keys: tuple[str, ...]) -> None:
+    for values, n in counts.items():
+        key = dict(zip(keys, values))
+        res = c.execute(update(table).where(*[getattr(table.c, k) == v for k, v in key.items()])
+                        .values(n=table.c.n + n))
+        if res.rowcount == 0:
+            c.execute(insert(table).values(**key, n=n))
+
+
+def _count_attempts(c: Any, detections: list[Detection], now: int) -> None:
+    """Every attempt (a detection that is not a correlation: correlations summarise attempts already
+    counted) into the daily rollups the reports read: by category and outcome, and by origin."""
+    attempts: Counter[tuple[str, ...]] = Counter()
+    origins: Counter[tuple[str, ...]] = Counter()
+    for d in detections:
+        if d.kind == "correlation":
+            continue
+        ev = d.event
+        day, org = day_of(d.timestamp or ev.get("@timestamp") or now), ev.get("organization.id") or "default"
+        attempts[(day, org, attempt_category(d), "blocked" if attempt_blocked(d) else "not_blocked")] += 1
+        origins[(day, org, str(ev.get("source.geo.country_iso_code") or "")[:8],
+                 str(ev.get("source.as.organization.name") or "")[:128])] += 1
+    _bump(c, S.daily_attempts, attempts, ("day", "organization_id", "category", "outcome"))
+    _bump(c, S.daily_origins, origins, ("day", "organization_id", "country", "network"))

@@ -182,6 +182,15 @@ daily_attempts = Table(
     Column("n", BigInteger, nullable=False),
 )
 
+daily_origins = Table(
+    "daily_origins", metadata,  # where attempts come from, for the reports
+    Column("day", String(10), primary_key=True),
+    Column("organization_id", String(64), primary_key=True),
+    Column("country", String(8), primary_key=True),  # ISO code, '' unknown or internal
+    Column("network", String(128), primary_key=True),  # AS organisation name, '' unknown
+    Column("n", BigInteger, nullable=False),
+)
+
 incidents = Table(
     "incidents", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -231,6 +240,21 @@ entity_risk = Table(
     Column("score", Integer, nullable=False),  # before decay, as of updated_at
     Column("updated_at", BigInteger, nullable=False),  # event time
     Column("state", Text, nullable=False),  # JSON: {"rules": {rule_id: last_ts}, "tactics": [...]}
+)
+
+
+reports = Table(
+    "reports", metadata,  # the archive of generated reports (files under DATA/reports)
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", BigInteger, nullable=False, index=True),
+    Column("period_start", String(10), nullable=False),
+    Column("period_end", String(10), nullable=False),
+    Column("label", String(128), nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("path", String(512), nullable=False),  # relative to the data dir
+    Column("author", String(128), nullable=False),  # a user, or 'schedule'
+    Column("sha256", String(64), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
 )
 
 

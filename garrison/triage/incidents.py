@@ -33,6 +33,12 @@ class TriageConfig:
     chain_tactics: int = 3  # distinct tactics on one entity, one of them post-compromise, raise an incident
 
 
+def _first_sign(d: Detection) -> int:
+    """The earliest event behind a detection: a correlation's first evidence, else its own event."""
+    times = [t for ev in d.evidence if isinstance(t := ev.get("@timestamp"), int)]
+    return min([d.timestamp, *times]) if d.timestamp else min(times, default=0)
+
+
 def from_settings(settings: Any) -> tuple[RiskModel, TriageConfig]:
     """The risk model and triage config from the ``triage`` section of the configuration."""
     model = RiskModel(half_life_us=int(settings.half_life_hours * 3_600_000_000),
@@ -70,9 +76,12 @@ class TriageStage:
             scored = [self._add_risk(c, kind, value, d, lost) for kind, value in ents]
             risk = max((r for r, _ in scored), default=0.0)
             chain = max((ch for _, ch in scored), key=len, default=[])
-            inc = self._open_incident(c, ents, d.timestamp)
+            # A failed attempt joins an incident through its attacker only: every refused guess against a
+            # server names that server, and must not pull the day's noise into an incident about it.
+            link = [e for e in ents if e[0] == "ip"] if lost else ents
+            inc = self._open_incident(c, link, d.timestamp)
             if inc is not None:
-                self._join(c, inc, d, ents, risk)
+                self._join(c, inc, d, link, risk)
                 continue
             reason = self._reason(d, risk, chain, lost)
             if reason is None:
@@ -144,7 +153,7 @@ class TriageStage:
             or reason.startswith("attack chain") else "medium"
         iid = c.execute(insert(S.incidents).values(
             title=self._title(d)[:512], severity=sev, status="new", organization_id=d.event.get("organization.id") or "default",
-            created_at=now, updated_at=now, first_seen=d.timestamp, last_seen=d.timestamp, raised_at=d.timestamp,
+            created_at=now, updated_at=now, first_seen=_first_sign(d), last_seen=d.timestamp, raised_at=d.timestamp,
             risk=int(risk), reason=reason[:256])).inserted_primary_key[0]
         self._link(c, iid, d, ents)
         audit(c, "triage", "incident.raise", f"incident:{iid}", {"reason": reason, "detection": d.extra.get("id")})
@@ -155,7 +164,7 @@ class TriageStage:
                                S.incidents.c.last_seen).where(S.incidents.c.id == iid)).first()
         sev = max(row[0], d.level if d.level in LEVELS else row[0], key=LEVELS.index)
         c.execute(update(S.incidents).where(S.incidents.c.id == iid).values(
-            severity=sev, risk=max(row[1], int(risk)), first_seen=min(row[2], d.timestamp or row[2]),
+            severity=sev, risk=max(row[1], int(risk)), first_seen=min(row[2], _first_sign(d) or row[2]),
             last_seen=max(row[3], d.timestamp), updated_at=int(time.time() * 1e6)))
         self._link(c, iid, d, ents)
 
