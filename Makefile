@@ -19,8 +19,10 @@ demo: install
 # System packages the tests drive for real: Debian's CrowdSec custom bouncer (installed without the
 # crowdsec agent it recommends, which would try to register online); poppler-utils to read the PDF
 # reports as a person would (pdftotext, pdftoppm); Pango, HarfBuzz's subsetter and DejaVu fonts for
-# WeasyPrint.
-DEBS = crowdsec-custom-bouncer poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+# WeasyPrint; Chromium, which Playwright drives for the console's browser tests (Playwright's own browser
+# download is not used).
+DEBS = crowdsec-custom-bouncer poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+       chromium
 test-deps:
 	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -128,6 +128,17 @@ class ReportConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    secure_cookies: bool = True  # browsers send Secure cookies to https and to localhost only
+    oidc_issuer: str | None = None  # e.g. https://login.microsoftonline.com/TENANT/v2.0
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_redirect_url: str | None = None  # https://garrison.council.example/console/oidc/callback
+    oidc_default_role: str = "viewer"  # the role of an account created at its first single sign-on
+    oidc_allowed_domains: list[str] = field(default_factory=list)  # e-mail domains allowed in (empty: any)
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: str = "./garrison-data"
     organization: str = "default"
@@ -141,6 +152,7 @@ class Config:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     triage: TriageSettings = field(default_factory=TriageSettings)
     report: ReportConfig = field(default_factory=ReportConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     @property
     def data_path(self) -> Path:

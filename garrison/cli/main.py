@@ -9,7 +9,7 @@ import click
 
 from garrison.cli import (
     decisions, detections, evaluate, incidents, ingest, quarantine, report, rules, search, serve, simulate, store,
-    tokens,
+    tokens, users,
 )
 from garrison.cli._context import make_context
 from garrison.errors import GarrisonError
@@ -31,7 +31,7 @@ def cli(ctx: click.Context, config_path: str | None, data_dir: str | None, verbo
 
 
 for module in (ingest, search, quarantine, serve, store, tokens, rules, detections, decisions, evaluate, incidents,
-               simulate, report):
+               simulate, report, users):
     for command in module.COMMANDS:
         cli.add_command(command)
 

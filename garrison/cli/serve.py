@@ -82,7 +82,7 @@ def serve(ctx: Context, demo: bool) -> None:
     def stream_sink(records: list[RawRecord]) -> int:
         return wal.append([record_to_wal(r) for r in records], sync=False)
 
-    app = create_app(cfg, ctx.engine, durable_sink)
+    app = create_app(cfg, ctx.engine, durable_sink, ctx.store)
     host, _, port = cfg.ingest.http.rpartition(":")
 
     async def syncer() -> None:

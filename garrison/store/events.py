@@ -129,7 +129,9 @@ def detection_row(d: Detection) -> dict[str, Any]:
             "group_values": orjson.dumps(d.group, default=str).decode() if d.group else None,
             "source_ip": ev.get("source.ip"), "user_name": ev.get("user.name"), "host_name": ev.get("host.name"),
             "destination_ip": ev.get("destination.ip"), "decision_id": d.extra.get("decision_id"),
-            "suppression_id": d.extra.get("suppression_id")}
+            "suppression_id": d.extra.get("suppression_id"),
+            "category": attempt_category(d) if d.kind != "correlation" else None,
+            "blocked": int(attempt_blocked(d))}
 
 
 class EventStore:
@@ -229,6 +231,7 @@ class EventStore:
                                 .values(n=S.daily_counts.c.n + n))
                 if res.rowcount == 0:
                     c.execute(insert(S.daily_counts).values(**key, n=n))
+            _count_arrivals(c, health, now)
             for src, (inp, ne, nr) in health.items():
                 res = c.execute(update(S.source_health).where(S.source_health.c.source == src).values(
                     events=S.source_health.c.events + ne, rejects=S.source_health.c.rejects + nr,
@@ -347,13 +350,31 @@ def _count_attempts(c: Any, detections: list[Detection], now: int) -> None:
     counted) into the daily rollups the reports read: by category and outcome, and by origin."""
     attempts: Counter[tuple[str, ...]] = Counter()
     origins: Counter[tuple[str, ...]] = Counter()
+    sources: Counter[tuple[str, ...]] = Counter()
+    rules: Counter[tuple[str, ...]] = Counter()
     for d in detections:
-        if d.kind == "correlation":
-            continue
         ev = d.event
         day, org = day_of(d.timestamp or ev.get("@timestamp") or now), ev.get("organization.id") or "default"
+        rules[(day, d.rule_id[:128])] += 1
+        if d.kind == "correlation":
+            continue
+        if ev.get("source.ip"):
+            sources[(day, org, str(ev["source.ip"])[:64])] += 1
         attempts[(day, org, attempt_category(d), "blocked" if attempt_blocked(d) else "not_blocked")] += 1
         origins[(day, org, str(ev.get("source.geo.country_iso_code") or "")[:8],
                  str(ev.get("source.as.organization.name") or "")[:128])] += 1
     _bump(c, S.daily_attempts, attempts, ("day", "organization_id", "category", "outcome"))
     _bump(c, S.daily_origins, origins, ("day", "organization_id", "country", "network"))
+    _bump(c, S.daily_sources, sources, ("day", "organization_id", "ip"))
+    _bump(c, S.daily_rule_hits, rules, ("day", "rule_id"))
+
+
+def _count_arrivals(c: Any, health: dict[str, list[Any]], now: int) -> None:
+    """Events and rejects per source for this minute (the console's events per minute); an hour is kept."""
+    minute = now // 60_000_000
+    for src, (_inp, ne, nr) in health.items():
+        res = c.execute(update(S.source_minutes).where(S.source_minutes.c.source == src, S.source_minutes.c.minute == minute)
+                        .values(n=S.source_minutes.c.n + ne, rejects=S.source_minutes.c.rejects + nr))
+        if res.rowcount == 0:
+            c.execute(insert(S.source_minutes).values(source=src, minute=minute, n=ne, rejects=nr))
+    c.execute(delete(S.source_minutes).where(S.source_minutes.c.minute < minute - 60))

@@ -38,3 +38,14 @@ def audit(conn: Any, actor: str, action: str, target: str | None, detail: dict[s
                                             detail=orjson.dumps(detail or {}, default=str).decode()))
 
 
+def quarantine_rows(engine: Any, limit: int = 100, source: str | None = None) -> list[dict[str, Any]]:
+    """The newest quarantined records: source, position, reason and the raw text."""
+    from sqlalchemy import select
+
+    from garrison.store import state as S
+
+    q = select(S.quarantine).order_by(S.quarantine.c.id.desc()).limit(limit)
+    if source:
+        q = q.where(S.quarantine.c.source == source)
+    with engine.connect() as c:
+        return [dict(r) for r in c.execute(q).mappings()]

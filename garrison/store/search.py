@@ -72,3 +72,25 @@ def histogram(store: EventStore, query: str, since_us: int, until_us: int, bucke
         return [(since_us + int(b) * width, int(n)) for b, n in rows]
     finally:
         con.close()
+
+
+def events_by_id(store: EventStore, ids: list[int], since_us: int | None = None,
+                 until_us: int | None = None) -> dict[int, Event]:
+    """The stored events with these event.ids, reading only the files of the time range given."""
+    if not ids:
+        return {}
+    files = store.files(since_us, until_us)
+    if not files:
+        return {}
+    con = duckdb.connect()
+    try:
+        rel = _relation(con, files)
+        cur = con.execute(f'SELECT * FROM {rel} WHERE "event.id" IN (SELECT unnest(?))', [[int(i) for i in ids]])
+        names = [d[0] for d in cur.description]
+        out = {}
+        for row in cur.fetchall():
+            ev = from_row(dict(zip(names, row)))
+            out[int(ev["event.id"])] = ev
+        return out
+    finally:
+        con.close()

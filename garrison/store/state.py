@@ -113,6 +113,8 @@ detections = Table(
     Column("destination_ip", String(64)),
     Column("decision_id", Integer, index=True),  # the decision in force that blocked this attempt, if any
     Column("suppression_id", Integer),  # kept, but silenced by this suppression
+    Column("category", String(32)),  # the attempt category (reports); NULL for correlations
+    Column("blocked", Integer),  # 1 when the attempt was stopped (a ban in force, or the logging device)
 )
 
 
@@ -191,6 +193,29 @@ daily_origins = Table(
     Column("n", BigInteger, nullable=False),
 )
 
+daily_sources = Table(
+    "daily_sources", metadata,  # attempts per attacking address and day: the console's top sources
+    Column("day", String(10), primary_key=True),
+    Column("organization_id", String(64), primary_key=True),
+    Column("ip", String(64), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
+
+daily_rule_hits = Table(
+    "daily_rule_hits", metadata,  # detections per rule and day (correlations included): the rules page
+    Column("day", String(10), primary_key=True),
+    Column("rule_id", String(128), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
+
+source_minutes = Table(
+    "source_minutes", metadata,  # events stored per source and minute of arrival, the last hour only
+    Column("source", String(512), primary_key=True),
+    Column("minute", BigInteger, primary_key=True),  # epoch minutes
+    Column("n", BigInteger, nullable=False),
+    Column("rejects", BigInteger, nullable=False, default=0),
+)
+
 incidents = Table(
     "incidents", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -242,6 +267,30 @@ entity_risk = Table(
     Column("state", Text, nullable=False),  # JSON: {"rules": {rule_id: last_ts}, "tactics": [...]}
 )
 
+
+users = Table(
+    "users", metadata,  # console accounts
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("password_hash", String(256)),  # argon2id; NULL for single-sign-on-only accounts
+    Column("role", String(16), nullable=False),  # admin | analyst | viewer
+    Column("created_at", BigInteger, nullable=False),
+    Column("disabled", Integer, nullable=False, default=0),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", BigInteger),
+    Column("last_login", BigInteger),
+    Column("sso_subject", String(256), unique=True),  # the OpenID Connect 'sub' (issuer|sub)
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of a 256-bit random cookie value
+    Column("user_id", Integer, nullable=False, index=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("ip", String(64)),
+)
 
 reports = Table(
     "reports", metadata,  # the archive of generated reports (files under DATA/reports)

@@ -73,12 +73,12 @@ class TriageStage:
             temporal = str(d.extra.get("correlation_type", "")).startswith("temporal")
             ents = entities_of(d.event, d.evidence if temporal else None)
             lost = failed(d.event, bool(d.extra.get("decision_id")))
-            scored = [self._add_risk(c, kind, value, d, lost) for kind, value in ents]
-            risk = max((r for r, _ in scored), default=0.0)
-            chain = max((ch for _, ch in scored), key=len, default=[])
-            # A failed attempt joins an incident through its attacker only: every refused guess against a
-            # server names that server, and must not pull the day's noise into an incident about it.
+            scored = {e: self._add_risk(c, e[0], e[1], d, lost) for e in ents}
+            # A failed attempt counts, joins and raises through its attacker only: every refused guess
+            # against a server names that server, and must not pull the day's noise into an incident about it.
             link = [e for e in ents if e[0] == "ip"] if lost else ents
+            risk = max((scored[e][0] for e in link), default=0.0)
+            chain = max((scored[e][1] for e in link), key=len, default=[])
             inc = self._open_incident(c, link, d.timestamp)
             if inc is not None:
                 self._join(c, inc, d, link, risk)

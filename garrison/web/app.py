@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -16,7 +18,7 @@ def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message}}
 
 
-def create_app(config: Config, engine: Engine, sink: Sink) -> FastAPI:
+def create_app(config: Config, engine: Engine, sink: Sink, store: Any = None) -> FastAPI:
     from garrison.respond.decisions import ActiveView
     from garrison.respond.lapi import build_lapi
     from garrison.web.routers.decisions import build_decisions_router
@@ -30,6 +32,10 @@ def create_app(config: Config, engine: Engine, sink: Sink) -> FastAPI:
     from garrison.web.routers.incidents import build_incidents_router
 
     app.include_router(build_incidents_router(engine))
+    if store is not None:
+        from garrison.web.console import mount_console
+
+        mount_console(app, config, engine, store, view)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

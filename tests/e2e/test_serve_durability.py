@@ -153,18 +153,17 @@ def test_syslog_tcp_udp_and_hec(server_cfg):
         assert raw.status_code == 200
         assert httpx.post(f"http://127.0.0.1:{http}/api/v1/ingest", content="{}").status_code == 401
         store = EventStore(tmp / "data", open_state(tmp / "data"))
-        deadline = time.time() + 20
+        expected = ['"marker=octet-1"', '"marker=newline-1"',
+                    "input.type:syslog-udp AND event.dataset:sshd AND source.ip:203.0.113.5",
+                    "marker:hec-1 AND input.type:hec", '"marker=hec-2"', "url.path:/.env AND event.dataset:web.access"]
+        deadline = time.time() + 30  # each arrives on its own path; wait until every one is stored
+        counts: list[int] = []
         while time.time() < deadline:
-            n = search(store, "", count_only=True).count
-            if n >= 6:
+            counts = [search(store, q, count_only=True).count for q in expected]
+            if all(counts):
                 break
             time.sleep(0.3)
-        assert search(store, '"marker=octet-1"', count_only=True).count == 1
-        assert search(store, '"marker=newline-1"', count_only=True).count == 1
-        assert search(store, "input.type:syslog-udp AND event.dataset:sshd AND source.ip:203.0.113.5", count_only=True).count == 1
-        assert search(store, "marker:hec-1 AND input.type:hec", count_only=True).count == 1
-        assert search(store, '"marker=hec-2"', count_only=True).count == 1
-        assert search(store, "url.path:/.env AND event.dataset:web.access", count_only=True).count == 1
+        assert counts == [1] * len(expected), dict(zip(expected, counts))
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

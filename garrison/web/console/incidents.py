@@ -1,0 +1,104 @@
+"""The incident queue and one incident with all its evidence and actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+
+from garrison.errors import GarrisonError
+from garrison.store import state as S
+from garrison.store.search import events_by_id
+from garrison.triage.cases import OUTCOMES, STATUSES, assign, close, comment, get_incident, list_incidents, set_status
+from garrison.web.console.base import Console, Refused, back, need, page
+
+SEVERITIES = ("critical", "high", "medium", "low")
+
+
+def _other_incidents(con: Console, iid: int, entities: list[dict[str, Any]]) -> dict[tuple[str, str], list[int]]:
+    out: dict[tuple[str, str], list[int]] = {}
+    with con.engine.connect() as c:
+        for e in entities:
+            ids = [r[0] for r in c.execute(select(S.incident_entities.c.incident_id).where(
+                S.incident_entities.c.kind == e["kind"], S.incident_entities.c.value == e["value"],
+                S.incident_entities.c.incident_id != iid).order_by(S.incident_entities.c.incident_id.desc()).limit(10))]
+            out[(e["kind"], e["value"])] = ids
+    return out
+
+
+def _load(con: Console, iid: int) -> dict[str, Any]:
+    inc = get_incident(con.engine, iid)
+    dets = inc["detections"][:500]  # the timeline's first 500; the count says how many more
+    ids = [d["event_id"] for d in dets if d["event_id"] is not None]
+    span = (min((d["timestamp"] for d in dets), default=0) - 60_000_000, max((d["timestamp"] for d in dets), default=0) + 60_000_000)
+    events = events_by_id(con.store, ids, *span) if ids else {}
+    return {"inc": inc, "events": events, "others": _other_incidents(con, iid, inc["entities"]),
+            "shown": len(dets)}
+
+
+def routes(r: APIRouter, con: Console) -> None:
+    @r.get("/console/incidents")
+    async def queue(request: Request, status: str | None = None, severity: str | None = None,
+                    assignee: str | None = None, notice: str | None = None):
+        user = await need(request, con, "analyst")
+        status = status if status in STATUSES or status == "open" else None
+        severity = severity if severity in SEVERITIES else None
+
+        def load():  # type: ignore[no-untyped-def]
+            rows = list_incidents(con.engine, None if status == "open" else status, severity, assignee or None, limit=500)
+            return [i for i in rows if status != "open" or i["status"] in ("new", "investigating", "contained")]
+
+        rows = await run_in_threadpool(load)
+        return page(request, "incidents.html", user, incidents=rows, status=status, severity=severity,
+                    assignee=assignee or "", statuses=STATUSES, severities=SEVERITIES, notice=notice)
+
+    @r.get("/console/incidents/{iid}")
+    async def one(request: Request, iid: int, notice: str | None = None):
+        user = await need(request, con, "analyst")
+        try:
+            ctx = await run_in_threadpool(_load, con, iid)
+        except GarrisonError as e:
+            raise Refused(404, "not_found", str(e)) from e
+        return page(request, "incident.html", user, statuses=STATUSES, outcomes=OUTCOMES, notice=notice, **ctx)
+
+    @r.post("/console/incidents/{iid}/{action}")
+    async def act(request: Request, iid: int, action: str):
+        user = await need(request, con, "analyst", write=True)
+        form = await request.form()
+        f = {k: str(v) for k, v in form.items()}
+        url = f"/console/incidents/{iid}"
+        try:
+            if action == "assign":
+                await run_in_threadpool(assign, con.engine, iid, f.get("assignee") or user.name, user.name)
+                msg = f"assigned to {f.get('assignee') or user.name}"
+            elif action == "comment":
+                await run_in_threadpool(comment, con.engine, iid, user.name, f.get("text", ""))
+                msg = "comment added"
+            elif action == "status":
+                await run_in_threadpool(set_status, con.engine, iid, f.get("status", ""), user.name)
+                msg = f"status set to {f.get('status')}"
+            elif action == "close":
+                await run_in_threadpool(close, con.engine, iid, f.get("outcome", ""), user.name, f.get("note") or None)
+                msg = f"closed as {OUTCOMES.get(f.get('outcome', ''), f.get('outcome'))}"
+            elif action == "ban":
+                from garrison.respond.manual import manual_ban
+
+                await run_in_threadpool(lambda: manual_ban(con.config, con.engine, f.get("value", ""), "ip", "ban",
+                                                           f.get("duration") or "24h",
+                                                           f"incident #{iid}: {f.get('reason') or 'banned from the console'}",
+                                                           user.name))
+                con.view.refresh()
+                msg = f"{f.get('value')} banned for {f.get('duration') or '24h'}"
+            elif action == "suppress":
+                from garrison.triage.suppress import from_incident
+
+                await run_in_threadpool(from_incident, con.engine, iid, f.get("kind", "rule"), f.get("reason") or "",
+                                        f.get("duration") or "30d", user.name)
+                msg = "suppression created"
+            else:
+                raise Refused(404, "not_found", f"no action {action!r}")
+        except GarrisonError as e:
+            return back(url, f"not done: {e}")
+        return back(url, msg)
