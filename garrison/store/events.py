@@ -134,6 +134,9 @@ def detection_row(d: Detection) -> dict[str, Any]:
             "blocked": int(attempt_blocked(d))}
 
 
+ORPHAN_AGE_S = 600
+
+
 class EventStore:
     """Writes committed batches and lists the files a query must read."""
 
@@ -147,11 +150,22 @@ class EventStore:
 
     # -- recovery -------------------------------------------------------------
     def _remove_orphans(self) -> None:
+        """Files no commit recorded: left by a crash between writing a part and recording it.
+
+        Only files older than ``ORPHAN_AGE_S`` go: any process may open the store (``garrison search``
+        while ``garrison serve`` runs), and a part written a moment ago may be about to be recorded by
+        the writer. A younger leftover of a crash is never read (readers use the manifest) and is
+        replaced when its commit is replayed."""
+        cutoff = time.time() - ORPHAN_AGE_S
         with self.engine.connect() as c:
             known = {r[0] for r in c.execute(select(S.parts.c.path))}
         for p in (self.root / "events").rglob("*"):
             if p.is_file() and (p.suffix == ".tmp" or str(p.relative_to(self.root)) not in known):
-                p.unlink()
+                try:
+                    if p.stat().st_mtime < cutoff:
+                        p.unlink()
+                except FileNotFoundError:
+                    pass  # recorded and compacted away meanwhile
 
     def last_commit(self) -> tuple[int, int | None, int]:
         """(seq, wal_offset, next_event_id) of the newest commit."""
@@ -355,7 +369,7 @@ def _count_attempts(c: Any, detections: list[Detection], now: int) -> None:
     for d in detections:
         ev = d.event
         day, org = day_of(d.timestamp or ev.get("@timestamp") or now), ev.get("organization.id") or "default"
-        rules[(day, d.rule_id[:128])] += 1
+        rules[(day, d.rule_id[:128], d.level)] += 1
         if d.kind == "correlation":
             continue
         if ev.get("source.ip"):
@@ -366,7 +380,7 @@ def _count_attempts(c: Any, detections: list[Detection], now: int) -> None:
     _bump(c, S.daily_attempts, attempts, ("day", "organization_id", "category", "outcome"))
     _bump(c, S.daily_origins, origins, ("day", "organization_id", "country", "network"))
     _bump(c, S.daily_sources, sources, ("day", "organization_id", "ip"))
-    _bump(c, S.daily_rule_hits, rules, ("day", "rule_id"))
+    _bump(c, S.daily_rule_hits, rules, ("day", "rule_id", "level"))
 
 
 def _count_arrivals(c: Any, health: dict[str, list[Any]], now: int) -> None:

@@ -205,6 +205,7 @@ daily_rule_hits = Table(
     "daily_rule_hits", metadata,  # detections per rule and day (correlations included): the rules page
     Column("day", String(10), primary_key=True),
     Column("rule_id", String(128), primary_key=True),
+    Column("level", String(16), primary_key=True),  # a detector's level can vary with the outcome
     Column("n", BigInteger, nullable=False),
 )
 

@@ -102,9 +102,15 @@ def test_compaction_and_retention(data, store, pipeline):
 def test_orphan_part_is_removed_on_open(tmp_path, store, pipeline, data):
     import_paths(pipeline, store, [data / "loghub/OpenSSH/OpenSSH_2k.log"])
     day = next((tmp_path / "events").iterdir())
-    (day / "p-999999999999-000.parquet").write_bytes(b"half written")
+    import os
+    import time
+
     from garrison.store import EventStore
 
-    EventStore(tmp_path, store.engine)
-    assert not (day / "p-999999999999-000.parquet").exists()
+    old, fresh = day / "p-999999999999-000.parquet", day / "p-999999999998-000.parquet"
+    old.write_bytes(b"half written")
+    fresh.write_bytes(b"about to be recorded by a writer")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    EventStore(tmp_path, store.engine)  # e.g. 'garrison search' opening the store while 'serve' commits
+    assert not old.exists() and fresh.exists()
     assert search(store, "", count_only=True).count == 2000

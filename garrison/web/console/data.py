@@ -53,7 +53,12 @@ def funnel(engine: Engine, rng: str) -> dict[str, int]:
                                         .where(S.daily_attempts.c.day >= first).group_by(S.daily_attempts.c.outcome)):
                 attempts += int(n)
                 blocked += int(n) if outcome == "blocked" else 0
-        detections = c.execute(select(func.count()).where(d.timestamp >= since, d.level != "informational")).scalar()
+        if rng == "24h":
+            detections = c.execute(select(func.count()).where(d.timestamp >= since, d.level != "informational")).scalar()
+        else:
+            r = S.daily_rule_hits.c
+            detections = c.execute(select(func.coalesce(func.sum(r.n), 0)).where(r.day >= first,
+                                                                               r.level != "informational")).scalar()
         incidents = c.execute(select(func.count()).where(i.first_seen >= since)).scalar()
         breaches = c.execute(select(func.count()).where(i.first_seen >= since, i.outcome == "tp_breach")).scalar()
     return {"events": events, "attempts": int(attempts), "blocked": int(blocked), "detections": int(detections or 0),
@@ -114,7 +119,8 @@ def rule_hits(engine: Engine, days: int = 7) -> dict[str, list[int]]:
     names = [(today - timedelta(days=k)).isoformat() for k in range(days - 1, -1, -1)]
     out: dict[str, list[int]] = defaultdict(lambda: [0] * days)
     with engine.connect() as c:
-        for day, rule, n in c.execute(select(S.daily_rule_hits).where(S.daily_rule_hits.c.day >= names[0])):
+        r = S.daily_rule_hits.c
+        for day, rule, n in c.execute(select(r.day, r.rule_id, r.n).where(r.day >= names[0])):
             out[rule][names.index(day)] += int(n)
     return dict(out)
 
