@@ -186,6 +186,10 @@ def build(engine: Engine, period: Period, organization: str, plain: Any, org_id:
         first = first_day(c)
     if first and first > period.start.isoformat():
         r.data_from = first
+    if first and first > period.previous().start.isoformat():
+        # The period before is not wholly recorded: comparing with it would overstate the change.
+        r.previous_attempts = 0
+        r.trend = [row for row in r.trend if row["series"] != "previous period"]
     return r
 
 

@@ -164,7 +164,9 @@ def _is_json_document(head: bytes) -> bool:
     """Pretty-printed JSON (an array, or objects spread over lines) rather than JSON lines."""
     s = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if s.startswith(b"["):
-        return True
+        # An array opens with a value; '[Fri Oct 08 ...' (Apache's error log) or '[12345.678]' (a kernel
+        # stamp) opens a text line.
+        return s[1:].lstrip(b" \t\r\n")[:1] in (b"{", b"[", b"]", b'"')
     first = s.split(b"\n", 1)[0].strip()
     return first == b"{"
 

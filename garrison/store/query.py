@@ -199,12 +199,22 @@ class _Parser:
         if not quoted and ("*" in value or "?" in value):
             self.params.append(_like(value))
             return f"({col} ILIKE ? ESCAPE '\\')"
+        if (field.endswith(".ip") or field in LOWER_CASE_FIELDS) and kind != "json":
+            # Addresses (normalised, lower-case IPv6) and the ECS keywords parsers write in lower case: a
+            # plain comparison, which DuckDB pushes down to the Parquet reader, not lower() on every row.
+            self.params.append(value.lower())
+            return f"({col} = ?)"
         self.params.append(value)
         return f"(lower({col}) = lower(?))"
 
     def free_text(self, text: str) -> str:
         self.params.append("%" + _like_literal(text) + "%")
         return "(\"event.original\" ILIKE ? ESCAPE '\\')"
+
+
+# ECS keyword fields whose values Garrison's parsers always write in lower case.
+LOWER_CASE_FIELDS = frozenset(("event.dataset", "event.outcome", "event.category", "event.type", "event.kind",
+                               "network.transport", "network.direction", "observer.type"))
 
 
 def _unquote(s: str) -> str:

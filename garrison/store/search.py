@@ -25,7 +25,8 @@ def _relation(con: duckdb.DuckDBPyConnection, files: list[str]) -> str:
 
 def search(store: EventStore, query: str, since_us: int | None = None, until_us: int | None = None,
            limit: int | None = 100, count_only: bool = False, known_count: int | None = None) -> SearchResult:
-    """Matching events, newest first, and how many there are (``known_count`` skips counting them again)."""
+    """Matching events, newest first, and how many there are (``known_count`` skips counting them again;
+    -1 means the caller counts them some other way)."""
     where, params = compile_query(query)
     files = store.files(since_us, until_us)
     if not files:
@@ -44,7 +45,7 @@ def search(store: EventStore, query: str, since_us: int | None = None, until_us:
         rel = _relation(con, files)
         count = known_count if known_count is not None else \
             con.execute(f"SELECT count(*) FROM {rel} WHERE {cond}", params + tparams).fetchone()[0]  # type: ignore[index]
-        if count_only:
+        if count_only or count == 0:
             return SearchResult(int(count), [])
         if limit is None:
             cur = con.execute(f'SELECT * FROM {rel} WHERE {cond} ORDER BY "@timestamp" DESC', params + tparams)
@@ -93,7 +94,11 @@ def events_by_id(store: EventStore, ids: list[int], since_us: int | None = None,
     con = duckdb.connect()
     try:
         rel = _relation(con, files)
-        cur = con.execute(f'SELECT * FROM {rel} WHERE "event.id" IN (SELECT unnest(?))', [[int(i) for i in ids]])
+        span, args = "", [[int(i) for i in ids]]
+        if since_us is not None and until_us is not None:  # lets the reader skip row groups by their time stats
+            span = ' AND epoch_us("@timestamp") >= ? AND epoch_us("@timestamp") < ?'
+            args += [since_us, until_us]
+        cur = con.execute(f'SELECT * FROM {rel} WHERE "event.id" IN (SELECT unnest(?)){span}', args)
         names = [d[0] for d in cur.description]
         out = {}
         for row in cur.fetchall():

@@ -37,8 +37,8 @@ def _store(tmp_path, serious: bool = True):
         rows.append(dict(day=day, organization_id="default", category=cat, outcome=out, n=n))
     with engine.begin() as c:
         c.execute(insert(S.daily_attempts), rows)
-        c.execute(insert(S.daily_counts), [dict(day="2026-07-01", organization_id="default", input_type="file",
-                                                dataset="sshd", outcome="", n=1)])
+        c.execute(insert(S.daily_counts), [dict(day=d, organization_id="default", input_type="file",
+                                                dataset="sshd", outcome="", n=1) for d in ("2026-01-01", "2026-07-01")])
         c.execute(insert(S.daily_origins), [dict(day="2026-07-01", organization_id="default", country="CN",
                                                  network="CHINANET", n=20000),
                                             dict(day="2026-08-15", organization_id="default", country="RU", network="", n=30000)])
@@ -77,6 +77,15 @@ def test_every_headline_figure_from_known_counts(tmp_path):
                  "**web shell**", "Exeshire County Council", "1186% more than in the period"):
         assert text in md, text
     assert "1 succeeded" in md and "none succeeded" not in md
+
+
+def test_no_comparison_with_a_period_not_recorded(tmp_path):
+    engine = _store(tmp_path)
+    with engine.begin() as c:
+        c.execute(S.daily_counts.delete().where(S.daily_counts.c.day == "2026-01-01"))
+    r = build(engine, parse_period(PERIOD), "Exeshire", incident_summary)
+    assert r.previous_attempts == 0 and not [t for t in r.trend if t["series"] == "previous period"]
+    assert "more than in the period" not in render(r, "md").content.decode()
 
 
 def test_no_serious_incident_is_said_in_words(tmp_path):

@@ -118,7 +118,8 @@ def event_keys(ev: dict[str, Any], schema: str) -> list[IndexKey]:
         if ch is not None:
             ch = ch.lower()
             eid = ev.get("winlog.event_id")
-            return [("w", ch, eid), ("w", ch, None), ("w", None, None)]
+            # Windows rules are indexed by channel; Garrison's own pack routes Windows logons by dataset.
+            return [("w", ch, eid), ("w", ch, None), ("w", None, None), ("d", ev.get("event.dataset"), None)]
         return [("d", ev.get("event.dataset"), None)]
     ch = ev.get("Channel")
     eid = ev.get("EventID")
