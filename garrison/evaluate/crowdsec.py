@@ -105,19 +105,21 @@ def hub_tests(data: Path) -> list[HubTest]:
 
 
 def _detections(log: Path, work: Path) -> list[Detection]:
+    from garrison.detect.detectors.travel import TravelStage
     from garrison.detect.detectors.web import web_attack_stage
     from garrison.detect.sigma.stage import build_sigma_stage
     from garrison.pipeline import build_pipeline
     from garrison.sources.files import read_file
     from garrison.store import open_state
 
-    cfg = load_config(None, data_dir=str(work), enrich={"geoip": False})
+    cfg = load_config(None, data_dir=str(work))
     engine = open_state(work)
     pipe = build_pipeline(cfg, [])
     sigma = build_sigma_stage(cfg, engine)
     if sigma is not None:
         pipe.stages.append(sigma)
     pipe.stages.append(web_attack_stage)
+    pipe.stages.append(TravelStage())
     recs = [r for r in read_file(log, None, cfg.ingest.max_line_bytes) if isinstance(r, RawRecord)]
     batch = pipe.process(recs)
     if sigma is not None:
@@ -132,7 +134,8 @@ def run_hub(data: Path) -> list[tuple[HubTest, bool, list[str]]]:
         with tempfile.TemporaryDirectory() as tmp:
             dets = _detections(t.log, Path(tmp))
         match = _is(t.cls)
-        flagged = sorted({str(d.event.get("source.ip")) for d in dets if match(d) and d.event.get("source.ip")})
+        flagged = sorted({str(e.get("source.ip")) for d in dets if match(d) for e in (d.event, *d.evidence)
+                          if e.get("source.ip")})
         ok = all(s in flagged for s in t.sources) if t.sources else not flagged
         results.append((t, ok, flagged))
     return results

@@ -6,6 +6,8 @@
   `no_expect_ids` must not.
 - csic: CSIC 2010 normal and anomalous requests (any class).
 - httpparams: HttpParams values per attack type, and the normal ones.
+- crowdsec: the CrowdSec hub's scenario tests whose scenario is a class Garrison covers (see
+  ``garrison.evaluate.crowdsec``).
 """
 
 from __future__ import annotations
@@ -169,4 +171,21 @@ def httpparams(data: Path) -> list[Row]:
     return rows + [Row("httpparams", "normal values", 0, 0, c["fp"], c["neg"])]
 
 
-SUITES = {"fail2ban": fail2ban, "crs": crs, "csic2010": csic, "httpparams": httpparams}
+def crowdsec(data: Path) -> list[Row]:
+    """CrowdSec hub tests in Garrison's classes: a passed test is 'detected'; tests that expect no alert
+    and got one of the class are 'wrongly flagged'."""
+    from garrison.evaluate.crowdsec import run_hub
+
+    by: dict[str, list[int]] = {}
+    for t, passed, _ in run_hub(data):
+        r = by.setdefault(t.cls, [0, 0, 0, 0])
+        if t.sources:
+            r[0] += passed
+            r[1] += 1
+        else:
+            r[2] += not passed
+            r[3] += 1
+    return [Row("crowdsec-hub", cls, *v) for cls, v in sorted(by.items())]
+
+
+SUITES = {"fail2ban": fail2ban, "crs": crs, "csic2010": csic, "httpparams": httpparams, "crowdsec": crowdsec}

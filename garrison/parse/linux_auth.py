@@ -47,6 +47,10 @@ _SSHD: list[tuple[re.Pattern[str], str, str, str, str]] = [
      "disconnect_preauth", "network", "end", "unknown"),
     (re.compile(rf"(?:Connection closed|Disconnected|Connection reset) (?:by|from) (?:authenticating user |invalid user )?(?:{_U} )?{_H}{_P} \[preauth\]"),
      "disconnect_preauth", "network", "end", "unknown"),
+    (re.compile(rf"banner exchange: Connection from {_H}{_P}: invalid format"),
+     "negotiation_failed", "network", "connection", "failure"),
+    (re.compile(rf"(?:fatal: )?Timeout before authentication for (?:connection from )?{_H}{_P}"),
+     "timeout_preauth", "network", "end", "failure"),
     (re.compile(rf"Did not receive identification string from {_H}{_P}"),
      "no_identification", "network", "connection", "failure"),
     (re.compile(rf"(?:error: )?(?:kex_exchange_identification|Unable to negotiate with|Bad protocol version identification).*?(?:from |with ){_H}{_P}(?:[: ]|$)"),
@@ -65,7 +69,7 @@ _SSHD: list[tuple[re.Pattern[str], str, str, str, str]] = [
 # A literal each pattern needs, in _SSHD's order: a substring test is far cheaper than a failed regex search.
 _KEYWORDS = ["Failed ", "Accepted ", "nvalid user ", "uthentication ", "not known", "ROOT LOGIN", "refused connect",
              "Too many", "maximum authentication", "not allowed", "nvalid user", "isconnect", "onnect",
-             "identification", "", "reverse mapping", "isconnect", "Connection from", "input_userauth_request"]
+             "banner exchange", "Timeout before authentication", "identification", "", "reverse mapping", "isconnect", "Connection from", "input_userauth_request"]
 assert len(_KEYWORDS) == len(_SSHD)
 _SSHD_KEYED = [(k, rx, a, c, t, o) for k, (rx, a, c, t, o) in zip(_KEYWORDS, _SSHD)]
 

@@ -153,6 +153,10 @@ def parse_apache_error(text: str, st: ParseState) -> Event:
     cm = re.search(r"\[client ([0-9A-Fa-f:.]+)(?::\d+)?\]", msg)
     if cm and (ip := clean_ip(cm.group(1))):
         ev["source.ip"] = ip
+    um = re.search(r"(?:Invalid URI in request|request failed: [\w ]+?:?) (\w+) (\S+)(?: HTTP/[\d.]+)?", msg)
+    if um:  # AH00126 and kin: the request Apache refused, which the access log may not show
+        ev.update({"http.request.method": um.group(1), "url.original": um.group(2),
+                   "url.path": um.group(2).split("?", 1)[0], "http.response.status_code": 400})
     low = msg.lower()
     if ("user " in msg and ("authentication failure" in low or "not found" in low or "password mismatch" in low)) \
             or "client denied by server configuration" in low or "authentication failed" in low:
