@@ -43,6 +43,7 @@ class EnrichConfig:
     maxmind_asn: str | None = None  # a GeoLite2/GeoIP2 ASN .mmdb (gives source.as.number)
     inventory: str | None = None  # YAML or CSV, see docs/inventory.md
     intel: list[str] = field(default_factory=list)  # indicator files or folders: CSV, plain lists, STIX 2.1, MISP
+    own_domains: list[str] = field(default_factory=list)  # mail domains of the organisation (forwarding rules)
 
 
 @dataclass(frozen=True)

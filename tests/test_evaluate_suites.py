@@ -35,3 +35,15 @@ def test_crowdsec_hub_tests_in_garrisons_classes():
     by_class = {t.cls for t, _, _ in results}
     assert {"ssh brute force", "http probing", "sensitive files", "web injection probing", "cve probes", "port scan",
             "windows brute force", "impossible travel"} <= by_class
+
+
+def test_panther_entra_and_m365_tests():
+    """Where Panther expects its rule to fire for a behaviour Garrison covers, Garrison detects it; where it
+    expects nothing, Garrison stays quiet, except Panther's one organisation-specific allow-listed app."""
+    from garrison.evaluate.panther import run_panther
+
+    cases = run_panther(DATA)
+    assert len(cases) >= 20 and all(c.error is None for c in cases)
+    assert all(c.fired for c in cases if c.expected)
+    wrong = [(c.panther_rule, c.index) for c in cases if c.fired and not c.expected]
+    assert wrong == [("Azure.Audit.LegacyAuth", 2)]  # 'KNOWN_EXCEPTION': Panther's own allow list

@@ -6,6 +6,8 @@
   `no_expect_ids` must not.
 - csic: CSIC 2010 normal and anomalous requests (any class).
 - httpparams: HttpParams values per attack type, and the normal ones.
+- panther: Panther's Entra ID and Microsoft 365 rule tests for the behaviours Garrison covers (see
+  ``garrison.evaluate.panther``).
 - crowdsec: the CrowdSec hub's scenario tests whose scenario is a class Garrison covers (see
   ``garrison.evaluate.crowdsec``).
 """
@@ -188,4 +190,21 @@ def crowdsec(data: Path) -> list[Row]:
     return [Row("crowdsec-hub", cls, *v) for cls, v in sorted(by.items())]
 
 
-SUITES = {"fail2ban": fail2ban, "crs": crs, "csic2010": csic, "httpparams": httpparams, "crowdsec": crowdsec}
+def panther(data: Path) -> list[Row]:
+    """Panther's Entra ID and Microsoft 365 rule tests for behaviours Garrison covers."""
+    from garrison.evaluate.panther import run_panther
+
+    by: dict[str, list[int]] = {}
+    for c in run_panther(data):
+        r = by.setdefault(c.behaviour, [0, 0, 0, 0])
+        if c.expected:
+            r[0] += c.fired
+            r[1] += 1
+        else:
+            r[2] += c.fired
+            r[3] += 1
+    return [Row("panther", cls, *v) for cls, v in sorted(by.items())]
+
+
+SUITES = {"fail2ban": fail2ban, "crs": crs, "csic2010": csic, "httpparams": httpparams, "crowdsec": crowdsec,
+          "panther": panther}

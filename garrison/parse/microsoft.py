@@ -166,6 +166,9 @@ def parse_m365(obj: dict[str, Any], text: str, st: ParseState) -> Event:
         ev["event.outcome"] = "failure"
     if op.startswith("UserLogin") or op == "UserLoggedIn":
         ev["event.category"] = "authentication"
+        # UserLoginFailed records often carry ResultStatus "Success" (the audit write succeeded): the
+        # operation says what happened to the sign-in.
+        ev["event.outcome"] = "failure" if op == "UserLoginFailed" else "success"
     else:
         ev["event.category"] = {"AzureActiveDirectory": "iam", "Exchange": "email", "SharePoint": "file",
                                 "OneDrive": "file"}.get(str(workload), "configuration")
