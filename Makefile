@@ -30,7 +30,13 @@ test-deps:
 	    --no-install-recommends $$missing >/dev/null; \
 	  else echo "run as root, or: sudo apt-get install --no-install-recommends $$missing"; fi; fi
 
-test: install test-deps
+# axe-core (npm) checks the console's pages against WCAG 2 A/AA in the browser tests.
+AXE = .ci/node/node_modules/axe-core/axe.min.js
+$(AXE):
+	@command -v npm >/dev/null && npm install --prefix .ci/node --no-audit --no-fund --silent axe-core@4 \
+	  || echo "npm not found: the accessibility checks will be skipped"
+
+test: install test-deps $(AXE)
 	$(BIN)/python -m pytest -q
 
 bench: install

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 import signal
 from pathlib import Path
 
@@ -48,8 +49,8 @@ def server(tmp_path_factory):
         proc.wait(timeout=60)
 
 
-@pytest.fixture
-def page(server):
+@contextmanager
+def _browser_page(server, bypass_csp=False):
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -57,12 +58,27 @@ def page(server):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
-        pg = browser.new_page(viewport={"width": 1366, "height": 768}, base_url=server)  # a laptop screen
+        context = browser.new_context(viewport={"width": 1366, "height": 768}, base_url=server,  # a laptop screen
+                                      bypass_csp=bypass_csp)
+        pg = context.new_page()
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
         yield pg
         browser.close()
         assert not errors, errors
+
+
+@pytest.fixture
+def page(server):
+    with _browser_page(server) as pg:
+        yield pg
+
+
+@pytest.fixture
+def audit_page(server):
+    """The console with its Content-Security-Policy bypassed, so that axe-core can be injected."""
+    with _browser_page(server, bypass_csp=True) as pg:
+        yield pg
 
 
 def _sign_in(page):
@@ -141,3 +157,33 @@ def test_ban_an_address(page):
     page.screenshot(path=str(ARTIFACTS / "bans.png"), full_page=True)
     row.get_by_role("button", name="Lift").click()
     assert "lifted" in page.locator(".notice").inner_text()
+
+
+AXE = Path(__file__).resolve().parents[2] / ".ci/node/node_modules/axe-core/axe.min.js"
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core (make test installs it with npm)")
+def test_pages_meet_wcag_aa_and_fit_a_laptop(audit_page):
+    """axe-core's WCAG 2 A and AA rules (contrast included) on every page, at 1366x768."""
+    page = audit_page
+    page.goto("/console/login")
+    pages = ["/console/login"]
+    _sign_in(page)
+    page.goto("/console/incidents")
+    first = page.locator("table.queue tbody a").first.get_attribute("href")
+    pages += ["/console/?range=7d", "/console/incidents", first, "/console/search?q=event.dataset:sshd&range=7d",
+              "/console/bans", "/console/rules", "/console/sources", "/console/reports"]
+    problems = {}
+    for url in pages:
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("async () => await axe.run(document, {runOnly: {type: 'tag', values: "
+                               "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})")
+        bad = [(v["id"], len(v["nodes"]), v["nodes"][0]["target"]) for v in result["violations"]]
+        if bad:
+            problems[url] = bad
+        wide = page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
+        if wide:  # wide tables scroll inside their own box
+            problems.setdefault(url, []).append(("page wider than a 1366 px screen", 0, []))
+    assert not problems, problems
