@@ -19,6 +19,19 @@ _ZEEK_CATEGORY = {
 _ZEEK_DONE = frozenset(("ts", "_path", "_write_ts", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service", "uid"))
 
 
+_SECOND_LEVEL = frozenset(("co", "com", "org", "net", "gov", "ac", "edu", "ltd", "plc", "nhs", "police", "sch", "mod"))
+
+
+def registered_domain(name: str) -> str | None:
+    """The domain a name was registered under: 'a.b.example.com' -> 'example.com', 'x.council.gov.uk' ->
+    'council.gov.uk' (a short second-level list, not the whole public-suffix list)."""
+    labels = [x for x in name.lower().rstrip(".").split(".") if x]
+    if len(labels) < 2:
+        return None
+    n = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL else 2
+    return ".".join(labels[-n:])
+
+
 def parse_zeek(obj: dict[str, Any], text: str, st: ParseState) -> Event:
     path = obj.get("_path") or st.extra.get("zeek_path") or "unknown"
     ev: Event = {"event.original": text, "event.kind": "event", "event.dataset": f"zeek.{path}",
@@ -42,6 +55,8 @@ def parse_zeek(obj: dict[str, Any], text: str, st: ParseState) -> Event:
         ev["zeek.session_id"] = obj["uid"]
     if path == "dns" and obj.get("query"):
         ev["dns.question.name"] = obj["query"]
+        if rd := registered_domain(str(obj["query"])):
+            ev["dns.question.registered_domain"] = rd
     if path in ("ssh", "rdp", "ntlm", "kerberos"):
         ok = obj.get("auth_success", obj.get("success"))
         if isinstance(ok, bool):
