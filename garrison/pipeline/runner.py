@@ -118,6 +118,7 @@ def build_live_pipeline(config: Config, db: Engine, notifier: Any = None) -> Pip
     from garrison.triage.incidents import TriageStage, from_settings
     from garrison.triage.suppress import SuppressStage
 
+    from garrison.detect.detectors.beacon import BeaconStage
     from garrison.detect.detectors.mailbox import MailboxStage
     from garrison.detect.detectors.travel import TravelStage
     from garrison.detect.detectors.web import web_attack_stage
@@ -128,6 +129,7 @@ def build_live_pipeline(config: Config, db: Engine, notifier: Any = None) -> Pip
         pipeline.stages.append(sigma)
     pipeline.stages.append(web_attack_stage)
     pipeline.stages.append(TravelStage())
+    pipeline.stages.append(BeaconStage())
     pipeline.stages.append(MailboxStage(tuple(config.enrich.own_domains)))
     if config.enrich.intel:
         from garrison.detect.detectors.intel import IntelStage

@@ -55,3 +55,42 @@ def test_user_enumeration(tmp_path):
              for i in range(12)]
     (d,) = [d for d in _detect(tmp_path, lines, "syslog") if d.rule_title.startswith("User enumeration")]
     assert d.event["source.ip"] == "203.0.113.7" and d.level == "medium"
+
+
+def _conn(t_s, src="10.1.2.3", dst="198.51.100.20", port=443):
+    return {"@timestamp": int(t_s * 1e6), "event.category": "network", "source.ip": src, "destination.ip": dst,
+            "destination.port": port, "garrison.source.zone": "internal", "garrison.destination.zone": "external"}
+
+
+def test_beaconing():
+    from garrison.detect.detectors.beacon import BeaconStage
+    from garrison.model.batch import Batch
+
+    rng = random.Random(3)
+    beacon = [_conn(1000 + 60 * i + rng.uniform(-1.5, 1.5)) for i in range(30)]
+    browsing = [_conn(t, dst="203.0.113.9") for t in sorted(rng.uniform(0, 1800) for _ in range(30))]
+    ntp = [_conn(1000 + 64 * i, dst="192.0.2.123", port=123) for i in range(30)]
+    b = Batch(beacon + browsing + ntp, [])
+    BeaconStage()(b)
+    (d,) = b.detections  # reported once per pair, not again for six hours
+    assert d.event["destination.ip"] == "198.51.100.20" and 58 <= d.extra["interval_s"] <= 62
+
+
+def test_beaconing_on_a_real_network(data, tmp_path):
+    """The WRCCDC capture's TLS sessions (Zeek ssl.log), from an estate whose own ranges are the private ones."""
+    from garrison.detect.detectors.beacon import BeaconStage
+    from garrison.model.batch import Batch
+
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("own_ranges: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16]\n")
+    cfg = load_config(None, data_dir=str(tmp_path), enrich={"geoip": False, "inventory": str(inv)})
+    pipe = build_pipeline(cfg, [])
+    lines = gzip.open(data / "zeek/ssl.json.gz", "rt").read().splitlines()
+    b = pipe.process([RawRecord(text=x, source="ssl", position=i, format="zeek") for i, x in enumerate(lines, 1)])
+    stage = BeaconStage()
+    stage(b)
+    pairs = {(d.event["source.ip"], d.event["destination.ip"], d.event["destination.port"]) for d in b.detections}
+    outbound = {(e["source.ip"], e.get("destination.ip"), e.get("destination.port")) for e in b.events
+                if e.get("garrison.source.zone") == "internal" and e.get("garrison.destination.zone") == "external"}
+    # A handful of timer-driven pairs at most, among thousands of outbound pairs.
+    assert len(outbound) > 1000 and len(pairs) <= 0.01 * len(outbound), sorted(pairs)[:20]
