@@ -172,6 +172,12 @@ def parse_m365(obj: dict[str, Any], text: str, st: ParseState) -> Event:
     else:
         ev["event.category"] = {"AzureActiveDirectory": "iam", "Exchange": "email", "SharePoint": "file",
                                 "OneDrive": "file"}.get(str(workload), "configuration")
+    # Exchange message records (user submissions, quarantine, message events) name the mail.
+    sender = o.get("sender") or o.get("senderaddress") or o.get("p1sender") or o.get("p2sender")
+    if isinstance(sender, str) and "@" in sender:
+        ev["email.from.address"] = sender
+    if isinstance(o.get("subject"), str):
+        ev["email.subject"] = o["subject"]
     for k, v in obj.items():
         if k.lower() not in ("creationtime", "operation", "userid", "clientip") and not k.startswith("p_"):
             ev["o365.audit." + k] = v

@@ -10,6 +10,7 @@ from garrison.model.detection import Detection
 
 _IPS = ("source.ip", "destination.ip")
 _DOMAINS = ("url.domain", "dns.question.name", "destination.domain", "source.domain")
+_SENDERS = ("email.from.address", "email.sender.address")
 _HASH_KV = re.compile(r"(?:MD5|SHA1|SHA256)=([0-9A-Fa-f]{32,64})")
 
 
@@ -32,6 +33,12 @@ class IntelStage:
                     if isinstance(v, str) and (ind := idx.domain(v)):
                         hit = (f, v, ind)
                         break
+            if hit is None:
+                for f in _SENDERS:
+                    v = ev.get(f)
+                    if isinstance(v, str) and "@" in v and (ind := idx.domain(v.rsplit("@", 1)[1])):
+                        hit = (f, v, ind)
+                        break
             if hit is None and isinstance(ev.get("url.original"), str):
                 u = ev["url.original"]
                 if ind := idx.get("url", u):
@@ -48,7 +55,8 @@ class IntelStage:
             f, v, ind = hit
             batch.detections.append(Detection(
                 rule_id=f"garrison.intel.{ind.type}", rule_title=f"Threat-intelligence match: {ind.type} on {ind.source}",
-                level="high", tags=["attack.command-and-control", "garrison.threat-intel"],
+                level="high", tags=(["attack.initial-access", "attack.t1566", "garrison.threat-intel"] if f in _SENDERS
+                                    else ["attack.command-and-control", "garrison.threat-intel"]),
                 timestamp=ev.get("@timestamp") or 0, event=ev, kind="detector", source_file=ev.get("log.file.path"),
                 source_record=ev.get("log.file.line"),
                 extra={"indicator": ind.value, "indicator_source": ind.source, "field": f, "description": ind.description}))
