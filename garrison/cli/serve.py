@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import smtplib
 
 from dataclasses import replace
@@ -56,6 +57,13 @@ def _load_demo(ctx: Context) -> None:
     console.print(f"[green]demo[/]: stored {result.events:,} events of {sim.days[0]} from {result.files} simulated "
                   f"log files ({result.rejects} rejected) in {result.seconds:.1f}s; {sim.serious} serious attacks "
                   f"planted (truth: {demo_dir / 'truth.json'})")
+    from garrison.web.auth import add_user, list_users
+
+    if not list_users(ctx.engine):
+        password = secrets.token_urlsafe(12)
+        add_user(ctx.engine, "demo", password, "analyst", "demo")
+        console.print(f"[green]demo[/]: console account 'demo' (analyst), password {password} — "
+                      f"http://{ctx.config.ingest.http}/console/")
     if not any(t["name"] == "demo" for t in list_tokens(ctx.engine)):
         token = create_token(ctx.engine, "demo", ctx.config.organization)
         console.print(f"[green]demo[/]: ingest token 'demo' = {token}")

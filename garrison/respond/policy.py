@@ -61,6 +61,7 @@ class RespondStage:
         self.view = view or ActiveView(db)
         self.breaker = CircuitBreaker(self.cfg.max_auto_bans_per_minute)
         self.max_us = parse_duration(self.cfg.max_duration)
+        self.refused: dict[tuple[str, str], int] = {}  # protected targets refused, and when it was last logged
         self.notice = notice
         self.held_back = 0
 
@@ -93,7 +94,9 @@ class RespondStage:
             return None  # already decided
         why = protected_reason(scope, value, self.inventory)
         if why:
-            log.info("not banning %s (%s): %s", value, det.rule_title, why)
+            if self.refused.get((scope, value), 0) < now - 3_600_000_000:  # said once an hour per target
+                self.refused[(scope, value)] = now
+                log.info("not banning %s (%s): %s", value, det.rule_title, why)
             return None
         simulated = self.cfg.dry_run
         if not simulated and not self.breaker.allow():
