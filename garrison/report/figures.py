@@ -206,12 +206,14 @@ def highlighted(r: Report) -> list[IncidentRow]:
     return sorted(ordered[:LIST_ALL_UP_TO], key=lambda i: (i.day, i.id))
 
 
-def by_month_and_kind(r: Report) -> list[tuple[str, str, int]]:
-    """(month, what happened, count): the serious incidents summarised."""
+def by_month_and_kind(r: Report) -> tuple[list[str], list[tuple[str, list[int]]]]:
+    """The serious incidents summarised: (kinds, [(month, count per kind)]), a row a month."""
     counts: Counter[tuple[str, str]] = Counter()
     for i in r.incidents:
         counts[(i.day[:7], i.summary.split(" on ")[0].split(" involving ")[0].split(";")[0])] += 1
-    return [(m, k, n) for (m, k), n in sorted(counts.items())]
+    kinds = [k for k, _ in Counter(k for (_, k) in counts.elements()).most_common()]
+    months = sorted({m for m, _ in counts})
+    return kinds, [(m, [counts.get((m, k), 0) for k in kinds]) for m in months]
 
 
 def by_severity(r: Report) -> dict[str, int]:

@@ -51,7 +51,7 @@ def _context(r: Report, logo: str | None, training: str | None, fmt: str) -> dic
     summarised = len(r.incidents) > LIST_ALL_UP_TO
     return {"r": r, "story": narrative(r), "names": CATEGORY_NAMES, "duration": duration, "logo": _logo(logo),
             "glossary": words_used(r), "glossary_text": GLOSSARY, "training": training, "listed": highlighted(r),
-            "summarised": summarised, "summary_rows": by_month_and_kind(r) if summarised else [],
+            "summarised": summarised, "summary": by_month_and_kind(r) if summarised else ([], []),
             # A printed report stays readable: the full list of a busy year is for the screen.
             "appendix": summarised and fmt != "pdf"}
 
