@@ -209,3 +209,29 @@ def test_monthly_report_is_emailed_once(tmp_path):
     from garrison.report import list_archive
     (row,) = list_archive(engine)
     assert row["author"] == "schedule" and (tmp_path / row["path"]).exists()
+
+
+def test_a_busy_period_is_summarised_by_month_and_kind(tmp_path):
+    """Past 40 serious incidents: a month-by-kind grid, every breach and the most severe listed, and the full
+    list in an appendix on screen (not in the PDF)."""
+    engine = _store(tmp_path)
+    with engine.begin() as c:
+        for i in range(10, 70):
+            first = _us("2026-09-%02d" % (1 + i % 28))
+            c.execute(insert(S.incidents).values(
+                id=i, title="t", severity="high", status="closed", outcome="tp_stopped", organization_id="default",
+                created_at=first, updated_at=first, first_seen=first, last_seen=first, raised_at=first, risk=100,
+                reason="critical rule"))
+            c.execute(insert(S.detections).values(id=i, timestamp=first, day="2026-09-01", organization_id="default",
+                                                  rule_id="r", rule_title="r", level="high", kind="sigma",
+                                                  tags='["attack.t1110.003"]'))
+            c.execute(insert(S.incident_detections).values(incident_id=i, detection_id=i))
+    r = build(engine, parse_period(PERIOD), "Exeshire", incident_summary)
+    assert r.serious == 63
+    md = render(r, "md").content.decode()
+    assert "There were 63 serious incidents" in md
+    grid = md.split("| Month |")[1].split("\n\n")[0]
+    assert "2026-08 |" in grid and "2026-09 |" in grid and "Many accounts were tried with common passwords" in grid
+    assert "## Appendix: every serious incident" in md
+    listed = md.split("## Serious incidents")[1].split("## Where attacks")[0].count("| 2026-0")
+    assert listed >= 40 + 2  # grid rows plus the 40 listed one by one
