@@ -11,15 +11,14 @@ from __future__ import annotations
 import argparse
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
 import yaml
+
+from garrison.testing import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -31,9 +30,7 @@ def main() -> None:
     ap.add_argument("--config", required=True)
     args = ap.parse_args()
     base = yaml.safe_load(Path(args.config).read_text())
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     base["ingest"] = {"http": f"127.0.0.1:{port}", "syslog_udp": None, "syslog_tcp": None}
     base.setdefault("report", {})["organization_name"] = "Exeshire County Council"
     with tempfile.TemporaryDirectory() as tmp:
@@ -49,12 +46,7 @@ def main() -> None:
         proc = subprocess.Popen([*run, "serve"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             url = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+            wait_ready(url, 60)
             _shots(url)
         finally:
             proc.send_signal(signal.SIGTERM)

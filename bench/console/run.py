@@ -15,7 +15,6 @@ import argparse
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,16 +30,11 @@ import yaml  # noqa: E402
 
 from garrison.config import load_config  # noqa: E402
 from garrison.store import EventStore, open_state  # noqa: E402
+from garrison.testing import free_port, wait_ready  # noqa: E402
 from garrison.web.auth import add_user  # noqa: E402
 
 DATA = Path(os.environ.get("GARRISON_SHARED_DATA", ROOT.parent / "shared" / "data"))
 PW = "bench password 1234"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def build(work: Path, days: int) -> Path:
@@ -86,12 +80,7 @@ def main() -> None:
                                 stdout=open(Path(tmp) / "serve.log", "wb"), stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{port}"
-            for _ in range(600):
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+            wait_ready(url, 120)
             c = httpx.Client(base_url=url, timeout=60)
             c.post("/console/login", data={"username": "bench", "password": PW, "next": "/console/"})
             incs = re.findall(r'href="/console/incidents/(\d+)"', c.get("/console/incidents").text)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,13 +31,8 @@ from sqlalchemy import insert  # noqa: E402
 from garrison.respond.bouncers import add_bouncer  # noqa: E402
 from garrison.sources.tokens import create_token  # noqa: E402
 from garrison.store import open_state  # noqa: E402
+from garrison.testing import free_port, wait_ready  # noqa: E402
 from garrison.store import state as S  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def seed(data: Path, n: int) -> list[str]:
@@ -109,12 +103,7 @@ def main() -> None:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(300):
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+            wait_ready(url, 30)
             h = {"X-Api-Key": key}
             t = time.perf_counter()
             r = httpx.get(url + "/v1/decisions/stream", params={"startup": "true"}, headers=h, timeout=120)

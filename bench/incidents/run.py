@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
 import yaml  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
@@ -40,15 +38,10 @@ from garrison.simulate.generate import simulate  # noqa: E402
 from garrison.simulate.replay import replay  # noqa: E402
 from garrison.sources.tokens import create_token  # noqa: E402
 from garrison.store import open_state  # noqa: E402
+from garrison.testing import free_port, wait_ready  # noqa: E402
 from garrison.store import state as S  # noqa: E402
 
 DATA = Path(os.environ.get("GARRISON_SHARED_DATA", ROOT.parent / "shared" / "data"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def stored(engine) -> int:  # type: ignore[no-untyped-def]
@@ -73,12 +66,7 @@ def one_seed(seed: int, work: Path, sigma: Path | None) -> dict[str, object]:
     proc = subprocess.Popen([sys.executable, "-m", "garrison", "--config", str(cfg), "serve"],
                             stdout=open(work / "serve.log", "wb"), stderr=subprocess.STDOUT)
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_ready(f"http://127.0.0.1:{port}", 120)
         t0 = time.perf_counter()
         sent = replay(sim.out, f"http://127.0.0.1:{port}", token)
         while stored(engine) < sent and proc.poll() is None:

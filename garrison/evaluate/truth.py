@@ -13,7 +13,6 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import orjson
 from sqlalchemy import Engine, func, select
 
 from garrison.store import state as S
+from garrison.store.events import day_of
 from garrison.triage.risk import entities_of
 
 SLACK_US = 10 * 60_000_000
@@ -65,7 +65,7 @@ class Evaluation:
         return statistics.median(s) if s else None
 
     @property
-    def max_incidents_per_day(self) -> int:
+    def max_incidents_perday_of(self) -> int:
         return max((f.incidents for f in self.funnel), default=0)
 
     def to_json(self) -> dict[str, Any]:
@@ -84,10 +84,6 @@ def _entities(attack: dict[str, Any]) -> set[tuple[str, str]]:
             ev = {key: v}
             out.update(entities_of(ev))
     return out
-
-
-def _day(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, tz=timezone.utc).date().isoformat()
 
 
 def _incidents(engine: Engine) -> dict[int, dict[str, Any]]:
@@ -133,7 +129,7 @@ def funnel(engine: Engine, days: list[str]) -> list[DayFunnel]:
             if day in rows:
                 rows[day].detections = int(n)
         for (first,) in c.execute(select(S.incidents.c.first_seen)):
-            d = _day(first)
+            d = day_of(first)
             if d in rows:
                 rows[d].incidents += 1
     return [rows[d] for d in days]

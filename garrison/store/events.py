@@ -239,12 +239,7 @@ class EventStore:
                                                committed_at=now, events=len(events), rejects=len(rejects)))
             if written:
                 c.execute(insert(S.parts), written)
-            for (day, org, inp, ds, out), n in counts.items():
-                key = dict(day=day, organization_id=org, input_type=inp, dataset=ds, outcome=out)
-                res = c.execute(update(S.daily_counts).where(*[getattr(S.daily_counts.c, k) == v for k, v in key.items()])
-                                .values(n=S.daily_counts.c.n + n))
-                if res.rowcount == 0:
-                    c.execute(insert(S.daily_counts).values(**key, n=n))
+            _bump(c, S.daily_counts, counts, ("day", "organization_id", "input_type", "dataset", "outcome"))
             _count_arrivals(c, health, now)
             for src, (inp, ne, nr) in health.items():
                 res = c.execute(update(S.source_health).where(S.source_health.c.source == src).values(
@@ -263,9 +258,10 @@ class EventStore:
                     audit(c, dec.author or "policy", "decision.auto", f"{dec.scope}:{dec.value}",
                           {"id": dec.id, "until": dec.until, "reason": dec.reason, "simulated": dec.simulated})
             if detections:
-                _count_attempts(c, detections, now)
+                rows = [detection_row(d) for d in detections]  # category and outcome worked out once
+                _count_attempts(c, detections, rows, now)
                 ids = c.execute(insert(S.detections).returning(S.detections.c.id, sort_by_parameter_order=True),
-                                [detection_row(d) for d in detections]).scalars().all()
+                                rows).scalars().all()
                 for d, i in zip(detections, ids):
                     d.extra["id"] = i
             if suppressed:
@@ -359,22 +355,23 @@ def _bump(c: Any, table: Any, counts: Counter[tuple[str, ...]], keys: tuple[str,
             c.execute(insert(table).values(**key, n=n))
 
 
-def _count_attempts(c: Any, detections: list[Detection], now: int) -> None:
+def _count_attempts(c: Any, detections: Sequence[Detection], rows: list[dict[str, Any]], now: int) -> None:
     """Every attempt (a detection that is not a correlation: correlations summarise attempts already
-    counted) into the daily rollups the reports read: by category and outcome, and by origin."""
+    counted) into the daily rollups the reports read: by category and outcome, and by origin.
+    ``rows`` are the detections' ``detection_row``s, which hold their category and outcome."""
     attempts: Counter[tuple[str, ...]] = Counter()
     origins: Counter[tuple[str, ...]] = Counter()
     sources: Counter[tuple[str, ...]] = Counter()
     rules: Counter[tuple[str, ...]] = Counter()
-    for d in detections:
+    for d, row in zip(detections, rows):
         ev = d.event
-        day, org = day_of(d.timestamp or ev.get("@timestamp") or now), ev.get("organization.id") or "default"
-        rules[(day, d.rule_id[:128], d.level)] += 1
-        if d.kind == "correlation":
+        day, org = day_of(d.timestamp or ev.get("@timestamp") or now), row["organization_id"]
+        rules[(day, row["rule_id"], d.level)] += 1
+        if row["category"] is None:  # a correlation
             continue
         if ev.get("source.ip"):
             sources[(day, org, str(ev["source.ip"])[:64])] += 1
-        attempts[(day, org, attempt_category(d), "blocked" if attempt_blocked(d) else "not_blocked")] += 1
+        attempts[(day, org, row["category"], "blocked" if row["blocked"] else "not_blocked")] += 1
         origins[(day, org, str(ev.get("source.geo.country_iso_code") or "")[:8],
                  str(ev.get("source.as.organization.name") or "")[:128])] += 1
     _bump(c, S.daily_attempts, attempts, ("day", "organization_id", "category", "outcome"))

@@ -79,7 +79,6 @@ def test_beaconing():
 def test_beaconing_on_a_real_network(data, tmp_path):
     """The WRCCDC capture's TLS sessions (Zeek ssl.log), from an estate whose own ranges are the private ones."""
     from garrison.detect.detectors.beacon import BeaconStage
-    from garrison.model.batch import Batch
 
     inv = tmp_path / "inv.yaml"
     inv.write_text("own_ranges: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16]\n")

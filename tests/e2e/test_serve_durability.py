@@ -17,14 +17,13 @@ import httpx
 import pytest
 import yaml
 
+from garrison.testing import free_port, wait_ready
 from garrison.store import EventStore, open_state
 from garrison.store.search import search
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()
 
 
 def _garrison(cfg: Path, *args: str, **kw) -> subprocess.CompletedProcess:
@@ -38,14 +37,7 @@ def _start(cfg: Path, log: Path) -> subprocess.Popen:
 
 
 def _wait_http(port: int, timeout: float = 30) -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError("garrison serve did not start")
+    wait_ready(f"http://127.0.0.1:{port}", timeout)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, func, select
 from garrison.model.detection import ATTEMPT_CATEGORIES
 from garrison.report.figures import CATEGORY_NAMES
 from garrison.store import state as S
+from garrison.store.events import day_of
 
 RANGES = {"24h": 1, "7d": 7, "30d": 30, "12m": 365}
 H = 3_600_000_000
@@ -26,16 +27,12 @@ def _now() -> int:
     return int(time.time() * 1_000_000)
 
 
-def _day(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, tz=timezone.utc).date().isoformat()
-
-
 def window(rng: str, now: int | None = None) -> tuple[int, int, str]:
     """(since us, until us, first day) of a range name."""
     now = now or _now()
     days = RANGES.get(rng, 1)
     since = now - days * 24 * H
-    return since, now, _day(since)
+    return since, now, day_of(since)
 
 
 def funnel(engine: Engine, rng: str) -> dict[str, int]:
