@@ -1,8 +1,9 @@
-"""Demo logs for ``garrison serve --demo``: a day at a small council, written in real log formats.
+"""A small, fixed day of logs in real formats, for tests and ``bench/ingest`` (distinct lines at any scale).
 
-Benign staff activity plus attempts: SSH brute force, web probes and injection,
-firewall port scans, Windows logon failures and Entra ID password spraying.
-Times are spread over the 24 hours before ``now`` so searches find them.
+Benign staff activity plus attempts: SSH brute force, web probes and injection, firewall port scans,
+Windows logon failures and Entra ID password spraying. Times are spread over the 24 hours before ``now``.
+``garrison simulate`` (``generate.py``) is the whole organisation with serious attacks and a ground truth;
+``garrison serve --demo`` uses that one.
 """
 
 from __future__ import annotations
