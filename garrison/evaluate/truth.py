@@ -65,7 +65,7 @@ class Evaluation:
         return statistics.median(s) if s else None
 
     @property
-    def max_incidents_perday_of(self) -> int:
+    def max_incidents_per_day(self) -> int:
         return max((f.incidents for f in self.funnel), default=0)
 
     def to_json(self) -> dict[str, Any]:
