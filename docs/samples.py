@@ -41,8 +41,10 @@ def main() -> None:
                        check=True)
         subprocess.run(["pdftoppm", "-r", "80", "-png", "-f", "1", "-l", "1", "-singlefile",
                         str(DOCS / "sample-report.pdf"), str(DOCS / "sample-report-page1")], check=True)
-        subprocess.run([*run, "users", "add", "docs", "--role", "analyst", "--password-stdin"], input=PW + "\n",
-                       text=True, check=False)
+        if subprocess.run([*run, "users", "add", "docs", "--role", "analyst", "--password-stdin"], input=PW + "\n",
+                          text=True, capture_output=True).returncode:  # a store used before: the account exists
+            subprocess.run([*run, "users", "passwd", "docs", "--password-stdin"], input=PW + "\n", text=True,
+                           check=True)
         proc = subprocess.Popen([*run, "serve"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             url = f"http://127.0.0.1:{port}"

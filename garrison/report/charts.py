@@ -14,6 +14,7 @@ from typing import Any
 import altair as alt
 
 from garrison.report.figures import CATEGORY_NAMES, Report
+from garrison.report.words import country_name
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000"]
 FONT = "DejaVu Sans"
@@ -52,13 +53,13 @@ def attempts_chart(r: Report) -> Chart:
     if any(row["n"] for row in prev):
         layers.append(alt.Chart(alt.Data(values=prev)).mark_line(color="#000000", strokeDash=[5, 3], point=True).encode(
             x=x, y="sum(n):Q", tooltip=[alt.Tooltip("sum(n):Q", title="previous period", format=",")]))
-    caption = (f"Attempts per {r.bucket} over {r.period.label}, by kind (bars); the dashed line is the period before, "
-               f"for comparison.")
+    caption = f"Attempts per {r.bucket} over {r.period.label}, by kind" + (
+        " (bars); the dashed line is the period before, for comparison." if len(layers) > 1 else ".")
     return Chart("attempts", caption, _theme(alt.layer(*layers)))
 
 
 def countries_chart(r: Report) -> Chart:
-    rows = [{"country": c, "n": n} for c, n in r.countries]
+    rows = [{"country": country_name(c), "n": n} for c, n in r.countries]
     chart = alt.Chart(alt.Data(values=rows)).mark_bar(color=OKABE_ITO[0]).encode(
         y=alt.Y("country:N", sort="-x", title=None), x=alt.X("n:Q", title="Attempts"),
         tooltip=["country:N", alt.Tooltip("n:Q", format=",")])
@@ -66,18 +67,9 @@ def countries_chart(r: Report) -> Chart:
                               f"(by the attacker's address).", _theme(chart, 640, max(60, 22 * len(rows))))
 
 
-def categories_chart(r: Report) -> Chart:
-    rows = [{"category": CATEGORY_NAMES[k], "n": n} for k, n in r.by_category.items() if n]
-    chart = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
-        y=alt.Y("category:N", sort="-x", title=None), x=alt.X("n:Q", title="Attempts"),
-        color=alt.Color("category:N", legend=None, scale=alt.Scale(domain=[CATEGORY_NAMES[k] for k in CATEGORY_NAMES],
-                                                                   range=OKABE_ITO[:6])),
-        tooltip=["category:N", alt.Tooltip("n:Q", format=",")])
-    return Chart("categories", f"All attempts over {r.period.label}, by kind.", _theme(chart, 640, max(60, 26 * len(rows))))
-
-
 def charts(r: Report) -> list[Chart]:
-    out = [attempts_chart(r), categories_chart(r)]
+    # No separate by-kind chart: the attempts chart stacks the kinds and the table beside it gives the totals.
+    out = [attempts_chart(r)]
     if r.countries:
         out.append(countries_chart(r))
     return out

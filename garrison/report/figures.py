@@ -117,14 +117,17 @@ def _attempts(c: Any, r: Report, org: str | None) -> None:
 
 
 def _origins(c: Any, r: Report, org: str | None) -> None:
-    p = r.period
-    base = [S.daily_origins.c.day >= p.start.isoformat(), S.daily_origins.c.day <= p.end.isoformat()]
+    p, o = r.period, S.daily_origins.c
+    q = select(o.country, o.network, func.sum(o.n)).where(o.day >= p.start.isoformat(), o.day <= p.end.isoformat())
     if org:
-        base.append(S.daily_origins.c.organization_id == org)
-    for col, target in ((S.daily_origins.c.country, "countries"), (S.daily_origins.c.network, "networks")):
-        rows = c.execute(select(col, func.sum(S.daily_origins.c.n)).where(*base, col != "").group_by(col)
-                         .order_by(func.sum(S.daily_origins.c.n).desc()).limit(10)).all()
-        setattr(r, target, [(str(k), int(n)) for k, n in rows])
+        q = q.where(o.organization_id == org)
+    countries: Counter[str] = Counter()
+    networks: Counter[str] = Counter()
+    for country, network, n in c.execute(q.group_by(o.country, o.network)):  # one pass over the rollup, not two
+        countries[country] += int(n)
+        networks[network] += int(n)
+    r.countries = [(k, n) for k, n in countries.most_common() if k][:10]
+    r.networks = [(k, n) for k, n in networks.most_common() if k][:10]
 
 
 def _incidents(c: Any, r: Report, org: str | None, plain: Any) -> None:
@@ -194,26 +197,30 @@ def build(engine: Engine, period: Period, organization: str, plain: Any, org_id:
 
 
 LIST_ALL_UP_TO = 40  # more serious incidents than this are summarised by month and kind, with the most severe listed
+HIGHLIGHTS = 20  # rows listed under the summary: a page a councillor reads, not the whole year
 
 
 def highlighted(r: Report) -> list[IncidentRow]:
-    """The incidents listed one row each in the report's body: all of them when few; else every breach,
-    then the most severe, up to ``LIST_ALL_UP_TO``."""
+    """The incidents listed one row each in the report's body: all of them when few; else every breach (however
+    many), then the most severe, up to ``HIGHLIGHTS`` rows."""
     if len(r.incidents) <= LIST_ALL_UP_TO:
         return r.incidents
     rank = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-    ordered = sorted(r.incidents, key=lambda i: (i.outcome != "tp_breach", rank.get(i.severity, 4), i.day))
-    return sorted(ordered[:LIST_ALL_UP_TO], key=lambda i: (i.day, i.id))
+    breaches = [i for i in r.incidents if i.outcome == "tp_breach"]
+    others = sorted((i for i in r.incidents if i.outcome != "tp_breach"), key=lambda i: (rank.get(i.severity, 4), i.day))
+    return sorted(breaches + others[:max(0, HIGHLIGHTS - len(breaches))], key=lambda i: (i.day, i.id))
 
 
-def by_month_and_kind(r: Report) -> tuple[list[str], list[tuple[str, list[int]]]]:
-    """The serious incidents summarised: (kinds, [(month, count per kind)]), a row a month."""
+def by_month_and_kind(r: Report, kind: Any) -> tuple[list[str], list[tuple[str, list[int]]]]:
+    """The serious incidents summarised: (kinds, [(month, count per kind)]), a row a month, most frequent kind
+    first. ``kind(summary)`` names an incident's column."""
     counts: Counter[tuple[str, str]] = Counter()
     for i in r.incidents:
-        counts[(i.day[:7], i.summary.split(" on ")[0].split(" involving ")[0].split(";")[0])] += 1
+        counts[(i.day[:7], kind(i.summary))] += 1
     kinds = [k for k, _ in Counter(k for (_, k) in counts.elements()).most_common()]
     months = sorted({m for m, _ in counts})
-    return kinds, [(m, [counts.get((m, k), 0) for k in kinds]) for m in months]
+    return kinds, [(date.fromisoformat(m + "-01").strftime("%b %Y"), [counts.get((m, k), 0) for k in kinds])
+                   for m in months]
 
 
 def by_severity(r: Report) -> dict[str, int]:

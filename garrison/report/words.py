@@ -6,27 +6,43 @@ word the report uses is in the glossary, and only the words the report used are 
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
+
+import pycountry
 
 from garrison.report.figures import CATEGORY_NAMES, Report
 
-# (ATT&CK technique or tactic prefix, what happened in plain words, glossary words it uses), most serious first
+# (ATT&CK technique or tactic prefix, what happened in plain words, glossary words it uses, a short name for
+# the month-by-kind table), most serious first
 KINDS = [
-    ("attack.t1486", "Ransomware began locking files", ["ransomware"]),
-    ("attack.t1490", "Ransomware-like activity deleted the backups a computer keeps", ["ransomware"]),
-    ("attack.t1505.003", "A back door (web shell) was planted on the website", ["web shell"]),
-    ("attack.t1114", "An email account was taken over and set to forward mail outside", ["account takeover"]),
-    ("attack.t1621", "Someone with a stolen password pushed sign-in approvals until one was accepted", ["MFA"]),
-    ("attack.t1210", "A computer tried to spread to others across the network, as worms do", ["worm"]),
-    ("attack.lateral-movement", "An intruder moved from one council computer to others", ["intruder"]),
-    ("attack.t1003", "Passwords were stolen from a computer's memory", ["intruder"]),
-    ("attack.t1204", "A harmful document ran a hidden program when it was opened", ["phishing", "malware"]),
-    ("attack.t1078", "A password was guessed and then used to sign in", ["brute force"]),
-    ("attack.t1110.003", "Many accounts were tried with common passwords", ["password spraying"]),
-    ("attack.t1110", "Passwords were guessed repeatedly", ["brute force"]),
-    ("attack.execution", "A suspicious program ran on a council computer", ["malware"]),
-    ("attack.credential-access", "Attempts were made to steal passwords", []),
+    ("attack.t1486", "Ransomware began locking files", ["ransomware"], "Ransomware"),
+    ("attack.t1490", "Ransomware-like activity deleted the backups a computer keeps", ["ransomware"], "Backups deleted"),
+    ("attack.t1505.003", "A back door (web shell) was planted on the website", ["web shell"], "Web shell"),
+    ("attack.t1114", "An email account was taken over and set to forward mail outside", ["account takeover"],
+     "Mailbox taken over"),
+    ("attack.t1621", "Someone with a stolen password pushed sign-in approvals until one was accepted", ["MFA"],
+     "Approvals pushed"),
+    ("attack.t1210", "A computer tried to spread to others across the network, as worms do", ["worm"], "Worm"),
+    ("attack.lateral-movement", "An intruder moved from one council computer to others", ["intruder"],
+     "Intruder spreading"),
+    ("attack.t1003", "Passwords were stolen from a computer's memory", ["intruder"], "Passwords stolen"),
+    ("attack.t1204", "A harmful document ran a hidden program when it was opened", ["phishing", "malware"],
+     "Harmful document"),
+    ("attack.t1078", "A password was guessed and then used to sign in", ["brute force"], "Guessed and used"),
+    ("attack.t1110.003", "Many accounts were tried with common passwords", ["password spraying"], "Password spraying"),
+    ("attack.t1110", "Passwords were guessed repeatedly", ["brute force"], "Password guessing"),
+    ("attack.execution", "A suspicious program ran on a council computer", ["malware"], "Suspicious program"),
+    ("attack.credential-access", "Attempts were made to steal passwords", [], "Password theft tried"),
 ]
+OTHER_KIND = "Suspicious activity needing a closer look"
+
+
+def short_kind(summary: str) -> str:
+    """The month-by-kind table's column for an incident, from its one-line summary."""
+    return next((short for _, text, _, short in KINDS if summary.startswith(text)), "Other")
+
+
 OUTCOME_WORDS = {"tp_breach": "the attacker succeeded (a breach)", "tp_stopped": "stopped before any harm",
                  "": "still being investigated"}
 
@@ -56,11 +72,24 @@ GLOSSARY = {
 }
 
 
+_WITH_THE = {"Netherlands", "Philippines", "Bahamas", "Gambia", "Maldives"}
+_SHORT_NAMES = {"RU": "Russia", "TR": "Turkey", "CZ": "Czechia"}
+
+
+@cache
+def country_name(code: str) -> str:
+    """A country as a councillor says it: "Russia", "South Korea", "Iran", not an ISO code."""
+    c = pycountry.countries.get(alpha_2=code.upper()) if len(code) == 2 else None
+    if c is None:
+        return code
+    return _SHORT_NAMES.get(c.alpha_2) or getattr(c, "common_name", None) or c.name
+
+
 def incident_summary(inc: dict[str, Any], tags: list[list[str]], entities: list[tuple[str, str]]) -> str:
     """One plain sentence: what happened, to what, and how it ended."""
     flat = {t.lower() for ts in tags for t in ts}
-    what = next((text for key, text, _ in KINDS if any(t == key or t.startswith(key + ".") for t in flat)),
-                "Suspicious activity needing a closer look")
+    what = next((text for key, text, _, _ in KINDS if any(t == key or t.startswith(key + ".") for t in flat)),
+                OTHER_KIND)
     hosts = sorted({v for k, v in entities if k == "host"})
     users = sorted({v for k, v in entities if k == "user"})
     where = []
@@ -81,7 +110,7 @@ def words_used(r: Report) -> list[str]:
     if r.networks:
         used.append("network")
     text = " ".join(i.summary for i in r.incidents)
-    used += [w for _, s, ws in KINDS for w in ws if s in text]
+    used += [w for _, s, ws, _ in KINDS for w in ws if s in text]
     return sorted(dict.fromkeys(used), key=str.lower)
 
 
@@ -121,7 +150,7 @@ def narrative(r: Report) -> list[str]:
     if r.serious:
         tail = "none succeeded" if not r.breaches else \
             f"{r.breaches} succeeded and {'is' if r.breaches == 1 else 'are'} listed below as a breach"
-        out.append(f"{r.serious} attempt{'s were' if r.serious > 1 else ' was'} serious enough for the security team "
+        out.append(f"{r.serious:,} attempt{'s were' if r.serious > 1 else ' was'} serious enough for the security team "
                    f"to investigate; {tail}.")
         detects = sorted(i.detect_seconds for i in r.incidents if i.detect_seconds is not None)
         if detects:
@@ -130,9 +159,10 @@ def narrative(r: Report) -> list[str]:
     else:
         out.append("No attempt was serious enough to need an investigation, and none succeeded.")
     if r.countries:
-        out.append(f"Most attempts came from addresses in {r.countries[0][0]}"
-                   + (f", {r.countries[1][0]}" if len(r.countries) > 1 else "")
-                   + (f" and {r.countries[2][0]}" if len(r.countries) > 2 else "") + ".")
+        top = [("the " if n.startswith("United ") or n in _WITH_THE else "") + n
+               for n in (country_name(c) for c, _ in r.countries[:3])]
+        out.append(f"Most attempts came from addresses in {', '.join(top[:-1]) + ' and ' if len(top) > 1 else ''}"
+                   f"{top[-1]}.")
     if r.data_from:
         out.append(f"Garrison's records start on {r.data_from}; the figures cover the days since then.")
     return out

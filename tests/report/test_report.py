@@ -231,7 +231,27 @@ def test_a_busy_period_is_summarised_by_month_and_kind(tmp_path):
     md = render(r, "md").content.decode()
     assert "There were 63 serious incidents" in md
     grid = md.split("| Month |")[1].split("\n\n")[0]
-    assert "2026-08 |" in grid and "2026-09 |" in grid and "Many accounts were tried with common passwords" in grid
+    assert "Aug 2026 |" in grid and "Sep 2026 |" in grid and "Password spraying" in grid
     assert "## Appendix: every serious incident" in md
     listed = md.split("## Serious incidents")[1].split("## Where attacks")[0].count("| 2026-0")
-    assert listed >= 40 + 2  # grid rows plus the 40 listed one by one
+    assert listed == 20  # the 20 listed one by one (HIGHLIGHTS); the grid names its months "Sep 2026"
+
+
+def test_every_breach_is_listed_however_many():
+    from garrison.report.figures import HIGHLIGHTS, IncidentRow, Report, highlighted
+
+    r = Report(parse_period(PERIOD), "Exeshire", datetime.now(timezone.utc))
+    r.incidents = [IncidentRow(i, "2026-09-%02d" % (1 + i % 28), "critical" if i % 2 else "high", "s",
+                               "tp_breach" if i < 30 else "tp_stopped", None, None) for i in range(100)]
+    listed = highlighted(r)
+    assert sum(i.outcome == "tp_breach" for i in listed) == 30 and len(listed) == 30 > HIGHLIGHTS
+    r.incidents = [i for i in r.incidents if i.outcome != "tp_breach"]
+    listed = highlighted(r)
+    assert len(listed) == HIGHLIGHTS and {i.severity for i in listed} == {"critical"}
+
+
+def test_countries_are_named_in_words():
+    from garrison.report.words import country_name
+
+    assert [country_name(c) for c in ("RU", "KR", "IR", "GB", "cn", "XX", "")] == [
+        "Russia", "South Korea", "Iran", "United Kingdom", "China", "XX", ""]
