@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from garrison.cli._context import out
-from garrison.evaluate.suites import SUITES
+from garrison.evaluate.suites import SUITES, fail2ban_summary
 
 
 @click.command("evaluate-suites")
@@ -17,7 +17,7 @@ from garrison.evaluate.suites import SUITES
               default=lambda: os.environ.get("GARRISON_SHARED_DATA", "../shared/data"), show_default="../shared/data",
               help="Folder holding the public data sets.")
 @click.option("--suite", "names", multiple=True, type=click.Choice(sorted(SUITES)), help="Only these suites.")
-@click.option("--per-service", is_flag=True, help="fail2ban: a row per service rather than the total.")
+@click.option("--per-service", is_flag=True, help="fail2ban: also a row per service (any attempt).")
 def evaluate_suites(data: str, names: tuple[str, ...], per_service: bool) -> None:
     """Print detection and false-positive rates on fail2ban, OWASP CRS, CSIC 2010 and HttpParams."""
     t = Table(title="Garrison on the peers' test suites")
@@ -25,9 +25,8 @@ def evaluate_suites(data: str, names: tuple[str, ...], per_service: bool) -> Non
         t.add_column(c, justify="right" if c not in ("suite", "class") else "left")
     for name in names or sorted(SUITES):
         rows = SUITES[name](Path(data))
-        if name == "fail2ban" and not per_service:
-            tot = [sum(getattr(r, k) for r in rows) for k in ("detected", "positives", "flagged", "negatives")]
-            rows = [type(rows[0])("fail2ban", f"all {len(rows)} services", *tot)]
+        if name == "fail2ban":
+            rows = fail2ban_summary(rows) + ([r for r in rows if r.suite == "fail2ban"] if per_service else [])
         for r in rows:
             t.add_row(r.suite, r.cls, f"{r.detected:,}/{r.positives:,}" if r.positives else "-",
                       f"{r.recall:.1%}" if r.positives else "-",

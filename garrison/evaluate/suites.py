@@ -22,13 +22,14 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 
 from garrison.detect.detectors.web import classify
 from garrison.errors import GarrisonError
-from garrison.model import RawRecord
+from garrison.model import Event, RawRecord
 from garrison.parse import ParseState, parse_record
 from garrison.parse._util import clean_ip
 
@@ -51,14 +52,23 @@ class Row:
         return self.flagged / self.negatives if self.negatives else float("nan")
 
 
-def fail2ban(data: Path) -> list[Row]:
-    rows = []
+# fail2ban's jails that are not about logging in: web probes and bad bots, DNS and port scans, spam, repeat
+# offenders. Their lines are attempts of other kinds; they are reported apart from the login services.
+F2B_NOT_LOGIN = {"apache-badbots", "apache-botsearch", "apache-fakegooglebot", "apache-modsecurity", "apache-nohome",
+                 "apache-noscript", "apache-overflows", "apache-shellshock", "counter-strike", "exim-spam",
+                 "named-refused", "nginx-bad-request", "nginx-botsearch", "nginx-forbidden", "nginx-limit-req", "nsd",
+                 "php-url-fopen", "portsentry", "recidive", "scanlogd", "sendmail-reject", "squid", "suhosin",
+                 "zzz-generic-example"}
+_ATTEMPT_CATEGORIES = {"authentication", "network", "email", "web", "intrusion_detection"}
+
+
+def fail2ban_lines(data: Path) -> Iterator[tuple[str, dict[str, Any], str, Event | None]]:
+    """(service, label, line, Garrison's event or None) for every labelled line, each file parsed as one stream."""
     for f in sorted((data / "fail2ban/logs").iterdir()):
         if not f.is_file():
             continue
         lines = f.read_text(errors="replace").splitlines()
         st = ParseState(source=f.name)
-        tp = pos = fp = neg = 0
         for i, line in enumerate(lines[:-1]):
             m = re.match(r"#\s*failJSON:\s*(\{.*\})\s*$", line)
             nxt = lines[i + 1]
@@ -72,18 +82,46 @@ def fail2ban(data: Path) -> list[Row]:
                 ev = parse_record(RawRecord(text=nxt, source=f.name), st)
             except GarrisonError:
                 ev = None
-            failed = bool(ev) and ev.get("event.category") == "authentication" and ev.get("event.outcome") == "failure"
-            if meta.get("match"):
-                pos += 1
-                host = meta.get("host")
-                tp += failed and (host is None or ev.get("source.ip") in (host, clean_ip(host))  # type: ignore[union-attr]
-                                  or ev.get("source.domain") == host)  # type: ignore[union-attr]
-            else:
-                neg += 1
-                fp += failed
-        if pos or neg:
-            rows.append(Row("fail2ban", f.name, tp, pos, fp, neg))
+            yield f.name, meta, nxt, ev
+
+
+def _from(ev: Event, host: str | None) -> bool:
+    return host is None or ev.get("source.ip") in (host, clean_ip(host)) or ev.get("source.domain") == host
+
+
+def fail2ban(data: Path) -> list[Row]:
+    """Per service, two measures: ``fail2ban-login`` counts a line when Garrison reads it as a failed login from
+    the labelled host; ``fail2ban`` when it reads it as any refused attempt from that host (a failed login, a
+    rejected mail relay or recipient probe, a handshake that went nowhere)."""
+    c: Counter[tuple[str, str, str]] = Counter()
+    for svc, meta, _line, ev in fail2ban_lines(data):
+        failed_login = bool(ev) and ev.get("event.category") == "authentication" and ev.get("event.outcome") == "failure"
+        attempt = bool(ev) and ev.get("event.outcome") == "failure" and ev.get("event.category") in _ATTEMPT_CATEGORIES
+        if meta.get("match"):
+            c[(svc, "pos", "")] += 1
+            c[(svc, "tp", "login")] += failed_login and _from(ev, meta.get("host"))  # type: ignore[arg-type]
+            c[(svc, "tp", "any")] += attempt and _from(ev, meta.get("host"))  # type: ignore[arg-type]
+        else:
+            c[(svc, "neg", "")] += 1
+            c[(svc, "fp", "login")] += failed_login
+            c[(svc, "fp", "any")] += attempt
+    rows = []
+    for svc in sorted({k[0] for k in c}):
+        for suite, m in (("fail2ban", "any"), ("fail2ban-login", "login")):
+            rows.append(Row(suite, svc, c[(svc, "tp", m)], c[(svc, "pos", "")], c[(svc, "fp", m)], c[(svc, "neg", "")]))
     return rows
+
+
+def fail2ban_summary(rows: list[Row]) -> list[Row]:
+    """The login services and the other jails, each as one row per measure."""
+    out = []
+    for suite, label in (("fail2ban-login", "failed login"), ("fail2ban", "any attempt")):
+        for other in (False, True):
+            sel = [r for r in rows if r.suite == suite and (r.cls in F2B_NOT_LOGIN) == other]
+            name = f"{'other jails' if other else 'login services'} ({len(sel)}): {label}"
+            out.append(Row("fail2ban", name, *(sum(getattr(r, k) for r in sel)
+                                               for k in ("detected", "positives", "flagged", "negatives"))))
+    return out
 
 
 CRS_CLASSES = {"930": "lfi", "931": "rfi", "932": "rce", "933": "php", "941": "xss", "942": "sqli", "944": "java"}

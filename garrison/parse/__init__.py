@@ -138,5 +138,13 @@ def parse_record(rec: RawRecord, st: ParseState) -> Event | None:
             raise
         other = detect_text(text)
         if other is None or other == fmt:
+            if fmt != "applog" and web._APP_STAMP.match(text):
+                # looked like syslog but isn't: an application's own line with a leading time
+                return _parse_text(text, "applog", st)
             raise
-        return _parse_text(text, other, st)
+        try:
+            return _parse_text(text, other, st)
+        except ParseError:
+            if other != "applog" and web._APP_STAMP.match(text):
+                return _parse_text(text, "applog", st)
+            raise

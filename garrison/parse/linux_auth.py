@@ -14,7 +14,7 @@ from garrison.parse._state import ParseState
 from garrison.parse._util import clean_ip
 
 _U = r"(?P<user>.*?)"
-_H = r"(?P<ip>[0-9A-Fa-f:.]+|\S+?)"
+_H = r"(?P<ip>[0-9A-Fa-f:.]*[0-9A-Fa-f]|\S+?)"
 _P = r"(?: port (?P<port>\d+))?"
 
 # (regex, action, category, type, outcome). First match wins; order matters.
@@ -41,19 +41,35 @@ _SSHD: list[tuple[re.Pattern[str], str, str, str, str]] = [
      "max_auth_attempts", "authentication", "start", "failure"),
     (re.compile(rf"User {_U} from {_H} not allowed because"),
      "user_not_allowed", "authentication", "start", "failure"),
+    (re.compile(rf"Disconnecting invalid user (?P<user>\S*) +{_H}{_P}: Too many authentication failures"),
+     "max_auth_attempts_summary", "authentication", "info", "unknown"),  # the failures were each logged already
     (re.compile(rf"(?:Disconnecting|Connection closed by|Disconnected from) invalid user (?P<user>\S*) +{_H}{_P}(?:[: ].*)?$"),
      "invalid_user", "authentication", "start", "failure"),
-    (re.compile(rf"(?:error: )?(?:Received disconnect|Disconnecting)(?: from)? (?:authenticating user |invalid user )?(?:{_U} )?{_H}{_P}: ?(?:\d+: )?.*\[preauth\]"),
-     "disconnect_preauth", "network", "end", "unknown"),
-    (re.compile(rf"(?:Connection closed|Disconnected|Connection reset) (?:by|from) (?:authenticating user |invalid user )?(?:{_U} )?{_H}{_P} \[preauth\]"),
-     "disconnect_preauth", "network", "end", "unknown"),
+    # A client that started to authenticate and went away, or whose attempt the server refused, failed to log in.
+    (re.compile(rf"(?:Connection closed|Connection reset|Disconnected) (?:by|from) authenticating user {_U} {_H}{_P} \[preauth\]"),
+     "ssh_auth_abandoned", "authentication", "start", "failure"),
+    (re.compile(rf"(?:error: )?Received disconnect from {_H}{_P}: ?\d+: (?:.*\bAuth fail\b|No (?:supported )?authentication methods available)"),
+     "ssh_auth_abandoned", "authentication", "start", "failure"),
+    # Before any authentication: a handshake that failed or went nowhere is a probe of the service.
+    (re.compile(rf"(?:error: )?(?:Received disconnect|Disconnecting)(?: from)? (?:(?:authenticating|invalid) user {_U} )?{_H}{_P}: ?(?:\d+: )?.*\[preauth\]"),
+     "disconnect_preauth", "network", "end", "failure"),
+    (re.compile(rf"(?:Connection closed|Disconnected|Connection reset) (?:by|from) (?:invalid user {_U} )?{_H}{_P} \[preauth\]"),
+     "disconnect_preauth", "network", "end", "failure"),
+    (re.compile(rf"(?:fatal: )?Read from socket failed: Connection reset by peer \[preauth\]"),
+     "disconnect_preauth", "network", "end", "failure"),
     (re.compile(rf"banner exchange: Connection from {_H}{_P}: invalid format"),
+     "negotiation_failed", "network", "connection", "failure"),
+    (re.compile(rf"ssh_dispatch_run_fatal: Connection from {_H}{_P}: .*\[preauth\]"),
      "negotiation_failed", "network", "connection", "failure"),
     (re.compile(rf"(?:fatal: )?Timeout before authentication for (?:connection from )?{_H}{_P}"),
      "timeout_preauth", "network", "end", "failure"),
     (re.compile(rf"Did not receive identification string from {_H}{_P}"),
      "no_identification", "network", "connection", "failure"),
-    (re.compile(rf"(?:error: )?(?:kex_exchange_identification|Unable to negotiate with|Bad protocol version identification).*?(?:from |with ){_H}{_P}(?:[: ]|$)"),
+    (re.compile(rf"(?:fatal: )?Unable to negotiate with {_H}{_P}"),
+     "negotiation_failed", "network", "connection", "failure"),
+    (re.compile(rf"(?:error: )?Bad protocol version identification .*? from {_H}{_P}\s*$"),
+     "negotiation_failed", "network", "connection", "failure"),
+    (re.compile(r"(?:error: )?(?:kex_exchange_identification: |fatal: Unable to negotiate a key exchange method|fatal: no matching \w+ found)"),
      "negotiation_failed", "network", "connection", "failure"),
     (re.compile(rf"reverse mapping checking getaddrinfo for \S+ \[{_H}\] failed"),
      "reverse_mapping_failed", "network", "info", "unknown"),
@@ -68,8 +84,10 @@ _SSHD: list[tuple[re.Pattern[str], str, str, str, str]] = [
 
 # A literal each pattern needs, in _SSHD's order: a substring test is far cheaper than a failed regex search.
 _KEYWORDS = ["Failed ", "Accepted ", "nvalid user ", "uthentication ", "not known", "ROOT LOGIN", "refused connect",
-             "Too many", "maximum authentication", "not allowed", "nvalid user", "isconnect", "onnect",
-             "banner exchange", "Timeout before authentication", "identification", "", "reverse mapping", "isconnect", "Connection from", "input_userauth_request"]
+             "Too many", "maximum authentication", "not allowed", "Too many authentication", "nvalid user",
+             "authenticating user", "Received disconnect", "isconnect", "onnect", "Read from socket", "banner exchange",
+             "ssh_dispatch_run_fatal", "Timeout before authentication", "identification string", "Unable to negotiate",
+             "Bad protocol", "", "reverse mapping", "isconnect", "Connection from", "input_userauth_request"]
 assert len(_KEYWORDS) == len(_SSHD)
 _SSHD_KEYED = [(k, rx, a, c, t, o) for k, (rx, a, c, t, o) in zip(_KEYWORDS, _SSHD)]
 
@@ -78,8 +96,10 @@ _PAM_HEAD = re.compile(r"(?:(?P<mod>pam_\w+)\((?P<svc>[^:)]+):(?P<kind>\w+)\): )
 
 
 def _apply(m: re.Match[str], ev: Event, action: str, cat: str, typ: str, outcome: str) -> None:
-    if action == "ssh_login" and outcome == "failure" and m.groupdict().get("method") == "publickey":
-        # clients offer each of their keys in turn: a refused key is negotiation, not guessing
+    if action == "ssh_login" and outcome == "failure" and m.groupdict().get("method") == "publickey" \
+            and "invalid user" not in m.group(0):
+        # clients offer each of their keys in turn: a refused key is negotiation, not guessing (unless the
+        # account doesn't exist: then it is someone trying accounts)
         action, typ, outcome = "ssh_key_rejected", "info", "unknown"
     ev["event.action"] = action
     ev["event.category"] = cat
@@ -104,11 +124,19 @@ def _apply(m: re.Match[str], ev: Event, action: str, cat: str, typ: str, outcome
         ev["sshd.auth_method"] = method
 
 
+_PIDS_KEPT = 4096
+
+
 def parse_sshd(msg: str, ev: Event, st: ParseState) -> None:
     ev["event.dataset"] = "sshd"
     if msg.startswith("pam_") or "pam_unix(" in msg or (msg.startswith("PAM ") and "more authentication failure" in msg):
         parse_pam(msg, ev, st)
         ev["event.dataset"] = "sshd"
+        if st.extra.get("sshd_reports_failures") and ev.get("event.outcome") == "failure":
+            # This sshd logs each failure on its own line ("Failed password ..."); PAM's line is the same
+            # attempt told twice.
+            ev.update({"event.type": "info", "event.outcome": "unknown"})
+        _remember_pid(ev, st)
         return
     for kw, rx, action, cat, typ, outcome in _SSHD_KEYED:
         if kw not in msg:
@@ -116,7 +144,25 @@ def parse_sshd(msg: str, ev: Event, st: ParseState) -> None:
         m = rx.search(msg)
         if m:
             _apply(m, ev, action, cat, typ, outcome)
-            return
+            if action in ("ssh_login", "invalid_user") and outcome == "failure":
+                st.extra["sshd_reports_failures"] = True
+            break
+    _remember_pid(ev, st)
+
+
+def _remember_pid(ev: Event, st: ParseState) -> None:
+    """sshd names the client on the connection's first lines only; later lines of the same process (too many
+    failures, a reset before authentication) are tied to it through the process id."""
+    pid = ev.get("process.pid")
+    if pid is None:
+        return
+    pids: dict[int, str] = st.extra.setdefault("sshd_pid_ip", {})
+    if ip := ev.get("source.ip"):
+        if pid not in pids and len(pids) >= _PIDS_KEPT:
+            del pids[next(iter(pids))]
+        pids[pid] = ip
+    elif "event.action" in ev and pid in pids:
+        ev["source.ip"] = pids[pid]
 
 
 def parse_pam(msg: str, ev: Event, st: ParseState) -> None:

@@ -14,10 +14,11 @@ from garrison.model import Event
 from garrison.parse._util import clean_ip
 
 _IP = r"(?:::ffff:)?(?P<ip>\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})"
+_IP2 = r"(?:::ffff:)?(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})"
 
 # (regex, action); the first that matches wins. Named groups: ip, user.
 _SERVICE: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.I), a) for p, a in [
-    (rf"\[{_IP}\]:?\s*SASL \w+ authentication failed", "smtp_auth"),  # postfix
+    (rf"\[{_IP}\]:?\s*SASL [\w-]+ authentication failed", "smtp_auth"),  # postfix
     (rf"(?:auth failed|authentication failure|unknown user|password mismatch)[^\n]*?(?:user=<?(?P<user>[^>,\s]*)>?)?[^\n]*?\brip={_IP}", "mail_auth"),  # dovecot
     (rf"\((?P<user>[^,()]*),{_IP}(?:,<[^>]*>)?\): (?:unknown user|Password mismatch|pam_authenticate\(\) failed|invalid credentials)", "mail_auth"),  # dovecot auth
     (rf"bad password attempt for '(?P<user>[^']*)' from {_IP}", "ssh_login"),  # dropbear
@@ -32,7 +33,51 @@ _SERVICE: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.I), a) for p, a
     (rf"Access denied for user '(?P<user>[^']*)'@'{_IP}'", "db_login"),  # mysqld
     (rf"FAILED login for (?P<user>\S+) from {_IP}", "web_login"),  # roundcube
     (rf"Registration from '[^']*' failed for '{_IP}(?::\d+)?'", "sip_register"),  # asterisk
-    (rf"authenticator failed for [^\[]*(?:\([^)]*\) )?\[{_IP}\]", "smtp_auth"),  # exim
+    (rf"authenticator failed for (?:\S+ )?(?:\([^)]*\) )?\[{_IP}\]", "smtp_auth"),  # exim
+    (rf"IMAP Error: Login failed for (?P<user>\S+) from \S+?\.? (?:in )?from {_IP}", "web_login"),  # roundcube behind a proxy
+    (rf"\[{_IP}\]:? (?:\(may be forged\):? )?possible SMTP attack: command=AUTH", "smtp_auth"),  # sendmail
+    (rf"\({_IP}\[{_IP2}\]\):? (?:- )?(?:SECURITY VIOLATION: root login attempt|Maximum login attempts)", "ftp_login"),  # proftpd
+    (rf"\((?:\S+)?\[{_IP}\]\)[^\n]*?USER (?P<user>\S+?):? no such user found", "ftp_login"),
+    (rf"Failed Login: username=(?P<user>.*?) ip={_IP}", "web_login"),  # gitlab
+    (rf"msg=\"Invalid username or password\"(?:[^\n]*?uname=(?P<user>\S*))?[^\n]*?remote_addr={_IP}", "web_login"),  # grafana
+    (rf"PAM: user '(?P<user>[^']*)' - not authenticated: [^,]*, client: {_IP}", "http_auth"),  # nginx auth_pam
+    (rf"user \"(?P<user>[^\"]*)\" was not found in \"[^\"]*\", client: {_IP}", "http_auth"),  # nginx
+    (rf"(?:tried to use (?:disabled|disallowed) \w+ auth|client didn't finish SASL auth)(?:[^\n]*?user=<(?P<user>[^>]*)>)?[^\n]*?rip={_IP}", "mail_auth"),  # dovecot
+    (rf"\b(?:ldap|pam|passwd-file|sql|shadow)\((?P<user>[^,()]*),{_IP},[^)]*\): (?:invalid credentials|unknown user|Password mismatch)", "mail_auth"),
+    (rf"auth\((?P<user>[^,()]*),{_IP},[^)]*\)[^:]*: (?:Info: )?\w+: (?:Password mismatch|unknown user|invalid credentials)", "mail_auth"),
+    (rf"password doesn't match for \S+ username: (?P<user>[^,\s]*),? IP: {_IP}", "http_auth"),  # lighttpd
+    (rf"get_password failed, IP: {_IP}", "http_auth"),
+    (rf"Access denied for user '(?P<user>[^']*)'@'(?P<host>[^']*)'", "db_login"),  # mysqld, the client named by host
+    (rf"(?:Registration|Request(?: '\w+')?) from '[^']*' failed for '{_IP}(?::\d+)?'[^\n]*?- (?:Wrong password|Failed to authenticate|Error to authenticate|Username/auth name mismatch|Device does not match ACL|Peer is not supposed to register|ACL error|No matching peer found|Not a local domain|No matching endpoint found|Not match Endpoint(?: Contact)? ACL)", "sip_register"),  # asterisk
+    (rf"Host {_IP} failed (?:MD5|to) authenticat", "sip_register"),
+    (rf"No registration for peer '(?P<user>[^']*)' \(from {_IP}\)", "sip_register"),
+    (rf"{_IP} tried to authenticate with nonexistent user '(?P<user>[^']*)'", "sip_register"),
+    (rf"SecurityEvent=\"(?:InvalidAccountID|InvalidPassword|ChallengeResponseFailed|FailedACL|ChallengeSent)\"[^\n]*?(?:AccountID=\"(?P<user>[^\"]*)\")?[^\n]*?RemoteAddress=\"IPV[46]/(?:UDP|TCP|TLS|WS|WSS)/{_IP}/", "sip_register"),
+    (rf"Rejecting unknown SIP connection from \[?{_IP}\]?", "sip_register"),
+]]
+
+# Attempts that are not logins: mail relaying and recipient probing, protocol abuse, a handshake that
+# went nowhere. (regex, action, category); named groups: ip, user.
+_ABUSE: list[tuple[re.Pattern[str], str, str]] = [(re.compile(p, re.I), a, c) for p, a, c in [
+    (rf"(?:NOQUEUE|\w+): (?:milter-)?reject: \w+ from \S*?\[{_IP}\]", "smtp_reject", "email"),  # postfix
+    (rf"(?:improper command pipelining|too many errors) after \w+ from \S*?\[{_IP}\]", "smtp_protocol", "email"),
+    (rf"(?:PREGREET \d+ after \S+|HANGUP after \S+|COMMAND (?:TIME|COUNT|LENGTH) LIMIT|DNSBL rank \d+) from \[{_IP}\]", "smtp_protocol", "email"),  # postscreen
+    (rf"(?:Connection|Message delivery request) rate limit exceeded: \d+ from \S*?\[{_IP}\]", "smtp_flood", "email"),
+    (rf"lost connection after (?:CONNECT|STARTTLS|UNKNOWN|EHLO) from \S*?\[{_IP}\]", "smtp_protocol", "email"),
+    (rf"disconnect from \S*?\[{_IP}\][^\n]*? auth=0/[1-9]", "smtp_auth_failed", "email"),
+    (rf"\bH=(?:\S+ )?(?:\([^)]*\) )?\[{_IP}\](?::\d+)?[^\n]*?(?:rejected|sender verify fail|dropped|refused|not permitted)", "smtp_reject", "email"),  # exim
+    (rf"SMTP protocol (?:synchronization )?error[^\n]*?(?:H=(?:\S+ )?(?:\([^)]*\) )?|from H=)\[{_IP}\]", "smtp_protocol", "email"),
+    (rf"SMTP protocol error in \"[^\n]*?\" H=(?:\S+ )?(?:\([^)]*\) )?\[{_IP}\]", "smtp_protocol", "email"),
+    (rf"SMTP call from (?:\S+ )?(?:\([^)]*\) )?\[{_IP}\][^\n]*? dropped:", "smtp_protocol", "email"),
+    (rf"no MAIL in SMTP connection from (?:\S+ )?(?:\([^)]*\) )?\[{_IP}\]", "smtp_protocol", "email"),
+    (rf"SMTP connection from (?:\S+ )?(?:\([^)]*\) )?\[{_IP}\][^\n]*? closed by DROP in ACL", "smtp_reject", "email"),
+    (rf"error,relay={_IP},[^\n]*: 5\d\d ", "smtp_reject", "email"),  # courier
+    (rf"Call from '[^']*' \((?:\w+:)?\[?{_IP}\]?:\d+\) to extension '[^']*' rejected", "sip_probe", "network"),  # asterisk
+    (rf"Call \((?:\w+:)?\[?{_IP}\]?:\d+\) to extension '[^']*' rejected", "sip_probe", "network"),
+    (rf"hacking attempt detected '{_IP}'", "sip_probe", "network"),
+    (rf"no IP address found for host \S+ \(during SMTP connection from \[{_IP}\]", "smtp_reject", "email"),
+    (rf"SSL_do_handshake\(\) failed [^\n]*? while SSL handshaking, client: {_IP}", "tls_probe", "network"),  # nginx
+    (rf"SSL_read\(\) failed [^\n]*? while waiting for request, client: {_IP}", "tls_probe", "network"),
 ]]
 _GENERIC = re.compile(
     r"(?:authentication fail|auth(?:entication)? failed|failed (?:login|password|auth)|login failed|invalid (?:user(?:name)?|password|login)"
@@ -42,12 +87,34 @@ _ANY_IP = re.compile(_IP)
 _USER = re.compile(r"(?:user(?:name)?[=:\s]+['\"<\[]?)(?P<user>[\w.@-]+)", re.I)
 
 
+# Failures of the server's own making, not the client's: no attempt to count.
+_SERVER_SIDE = re.compile(r"authentication failed: (?:Connection lost to authentication server|Invalid authentication "
+                          r"mechanism|generic failure)|condition lead to a hypothetical failure", re.I)
+
+
 def classify_auth(msg: str, ev: Event) -> bool:
-    """Mark ``ev`` a failed authentication when ``msg`` is one; True when it was."""
+    """Mark ``ev`` a failed authentication (or another kind of refused attempt) when ``msg`` is one; True when it
+    was."""
+    if _SERVER_SIDE.search(msg):
+        return False
     for rx, action in _SERVICE:
         m = rx.search(msg)
         if m:
-            return _mark(ev, action, m.groupdict().get("ip"), m.groupdict().get("user"))
+            g = m.groupdict()
+            if g.get("host") and not g.get("ip"):
+                ok = _mark(ev, action, g["host"], g.get("user"))
+                if not clean_ip(g["host"]):
+                    ev["source.domain"] = g["host"]
+                return ok
+            return _mark(ev, action, g.get("ip"), g.get("user"))
+    for rx, action, category in _ABUSE:
+        m = rx.search(msg)
+        if m:
+            ev.update({"event.category": category, "event.type": "denied", "event.outcome": "failure",
+                       "event.action": action})
+            if c := clean_ip(m.group("ip")):
+                ev["source.ip"] = c
+            return True
     if _GENERIC.search(msg):
         ip = next((c for c in (clean_ip(x.group("ip")) for x in _ANY_IP.finditer(msg)) if c), None)
         if ip:

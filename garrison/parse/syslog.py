@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from garrison.errors import ParseError
 from garrison.model import Event
-from garrison.parse import firewall, linux_auth, services
+from garrison.parse import firewall, linux_auth, services, web
 from garrison.parse._state import ParseState
 from garrison.parse._time import bsd_us, iso_us
 
@@ -85,6 +85,9 @@ def _dispatch(app: str, msg: str, ev: Event, st: ParseState) -> None:
         firewall.parse_netfilter_message(msg, ev, st)
     elif "pam_unix(" in msg or "pam_sss(" in msg or "(pam_" in app or "(pam_unix)" in msg:
         linux_auth.parse_pam(msg, ev, st)
+    elif app.split("/")[0] in ("httpd", "apache2", "apache") and msg.startswith("["):
+        ev["event.dataset"] = "web.error"
+        web.apache_error_message(msg, ev)
     else:
         ev["event.dataset"] = "syslog"
         services.classify_auth(msg, ev)

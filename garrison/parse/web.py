@@ -75,6 +75,9 @@ def parse_access(text: str, st: ParseState) -> Event:
         ev["user.name"] = user
     _request(ev, m.group("request"))
     _status(ev, to_int(m.group("status")))
+    if ev.get("http.response.status_code") == 401 and "user.name" in ev:
+        # a name was sent and refused: a failed HTTP login (a 401 without one is the server's first challenge)
+        ev.update({"event.category": "authentication", "event.action": "http_auth_failed"})
     if (b := to_int(m.group("bytes"))) is not None:
         ev["http.response.body.bytes"] = b
     ref, agent = m.group("referrer"), m.group("agent")
@@ -150,21 +153,49 @@ def parse_apache_error(text: str, st: ParseState) -> Event:
     ev: Event = {"event.original": text, "event.kind": "event", "event.dataset": "web.error",
                  "event.category": "web", "event.type": "error", "log.level": level.split(":")[-1],
                  "@timestamp": clf_us(f"{day}/{mon}/{year}:{tod} +0000"), "message": msg}
-    cm = re.search(r"\[client ([0-9A-Fa-f:.]+)(?::\d+)?\]", msg)
+    apache_error_message(msg, ev)
+    return ev
+
+
+# [client 1.2.3.4:5678] / [remote [2001:db8::1]:5678]: the first such tag names the client; later ones may be text
+# the client sent.
+_APACHE_CLIENT = re.compile(r"\[(?:client|remote) \[?([0-9A-Fa-f:.]+?)\]?(?::\d+)?\]")
+_APACHE_TAGS = re.compile(r"(?:\s*\[[^\]]*\])*\s*(?:AH\d{5}: )?(?:Digest: |Basic: )?")
+_APACHE_AUTH = re.compile(
+    r"(?:user (?P<user>\S*?):? ?(?:not found|authentication failure|password mismatch|authorization failure)"
+    r"|(?:user `?(?P<user2>[^`']*)'? in realm .* not found)"
+    r"|client used wrong authentication scheme|Authorization of user (?P<user3>\S+) to access .* failed"
+    r"|invalid nonce|realm mismatch|unknown algorithm|invalid qop|nonce .* (?:expired|stale)|user attempted time travel"
+    r"|authentication failed|no password|password mismatch)", re.I)
+_APACHE_DENIED = re.compile(r"client denied by server configuration", re.I)
+_APACHE_TLS = re.compile(r"Hostname \S+ provided via SNI|No hostname was provided via SNI", re.I)
+
+
+def apache_error_message(msg: str, ev: Event) -> None:
+    """What an Apache error message says about the client: a failed HTTP login, an access refused by the
+    configuration, a TLS name mismatch (a probe). The phrase must open the message, after Apache's tags, so
+    that text a client sent (a requested path) can't pose as one."""
+    cm = _APACHE_CLIENT.search(msg)
     if cm and (ip := clean_ip(cm.group(1))):
         ev["source.ip"] = ip
     um = re.search(r"(?:Invalid URI in request|request failed: [\w ]+?:?) (\w+) (\S+)(?: HTTP/[\d.]+)?", msg)
     if um:  # AH00126 and kin: the request Apache refused, which the access log may not show
         ev.update({"http.request.method": um.group(1), "url.original": um.group(2),
                    "url.path": um.group(2).split("?", 1)[0], "http.response.status_code": 400})
-    low = msg.lower()
-    if ("user " in msg and ("authentication failure" in low or "not found" in low or "password mismatch" in low)) \
-            or "client denied by server configuration" in low or "authentication failed" in low:
-        um = re.search(r"user [`'\"]?([^\s:`'\"]+)", msg)
-        if um:
-            ev["user.name"] = um.group(1)
+    if not cm:
+        return
+    rest = msg[_APACHE_TAGS.match(msg, cm.end()).end():]  # type: ignore[union-attr]
+    if m := _APACHE_AUTH.match(rest):
+        user = m.group("user") or m.group("user2") or m.group("user3")
+        if user:
+            ev["user.name"] = user
         ev.update({"event.category": "authentication", "event.outcome": "failure", "event.action": "http_auth"})
-    return ev
+    elif _APACHE_DENIED.match(rest):
+        ev.update({"event.category": "web", "event.type": "denied", "event.outcome": "failure",
+                   "event.action": "access_denied"})
+    elif _APACHE_TLS.match(rest):
+        ev.update({"event.category": "network", "event.type": "denied", "event.outcome": "failure",
+                   "event.action": "tls_probe"})
 
 
 _NGINX_ERROR = re.compile(r"(\d{4})/(\d\d)/(\d\d) (\d\d:\d\d:\d\d) \[(\w+)\] (\d+)#\d+: (.*)", re.S)
@@ -191,7 +222,8 @@ def parse_nginx_error(text: str, st: ParseState) -> Event:
 # Application logs that are not syslog: a timestamp in one of the common shapes, then a message.
 _APP_STAMP = re.compile(
     r"(?:@[0-9a-f]{24}\s+"  # TAI64N (daemontools, dovecot)
-    r"|\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?:?\s+"
+    r"|(?:t=)?\[?\d{4}-\d\d-\d\d(?:[ T]|\s+)\d{1,2}:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?:?\s+"
+    r"|\[\w{3} [ \d]?\d \d\d:\d\d:\d\d\]\s+"  # asterisk
     r"|\[\d\d[/-]\w{3}[/-]\d{4}[: ]\d\d:\d\d:\d\d(?: [+-]\d{4})?\]:?\s+"
     r"|\d{6}\s+\d{1,2}:\d\d:\d\d\s+"  # mysqld 130324  0:04:00
     r"|\w{3}-\d\d-\d\d \d\d:\d\d:\d\d\s+"

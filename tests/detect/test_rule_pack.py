@@ -70,3 +70,18 @@ def test_entra_spraying_in_demo_logs(tmp_path):
     files = write_demo_logs(tmp_path, seed=3)
     dets = _run(_engine(), read_file(next(f for f in files if f.name == "entra-signin.json")))
     assert any(d.rule_title.startswith("Password spraying") for d in dets)
+
+
+def test_credential_stuffing_many_addresses_many_unknown_accounts():
+    """A leaked list replayed through proxies: 30 accounts that don't exist from 8 addresses is credential
+    stuffing; the same accounts from one address is user enumeration, not stuffing."""
+    t0 = time.time() - 3600
+    recs = [_line(t0 + i * 5, f"Invalid user {name} from 203.0.113.{10 + i % 8} port {4000 + i}")
+            for i, name in enumerate(f"leaked{n:02d}" for n in range(30))]
+    titles = Counter(d.rule_title for d in _run(_engine(), recs))
+    assert titles["Credential stuffing - a list of accounts tried from many addresses"] == 1
+    assert not any(t.startswith("Credential stuffing step") for t in titles)  # steps stay hidden
+    one = [_line(t0 + i * 5, f"Invalid user leaked{i:02d} from 203.0.113.10 port {4000 + i}") for i in range(30)]
+    titles = Counter(d.rule_title for d in _run(_engine(), one))
+    assert not any(t.startswith("Credential stuffing") for t in titles)
+    assert titles["User enumeration - one source tries many accounts that don't exist"] >= 1

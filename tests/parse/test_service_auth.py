@@ -1,0 +1,80 @@
+"""Failed logins and other refused attempts in the logs of common services, one line each (written for these
+tests in the shapes the services log), and fail2ban's labelled lines measured per service."""
+
+from __future__ import annotations
+
+import pytest
+
+from garrison.evaluate.suites import F2B_NOT_LOGIN, fail2ban, fail2ban_summary
+from tests.conftest import parse_lines
+
+
+def _one(line: str) -> dict:
+    events, errors = parse_lines([line])
+    assert not errors, errors
+    return events[0]
+
+
+@pytest.mark.parametrize("line,ip,user,category", [
+    ("2026-03-02T09:14:00.101Z: Failed Login: username=jsmith ip=203.0.113.9", "203.0.113.9", "jsmith", "authentication"),
+    ('t=2026-03-02T09:14:01+0000 lvl=eror msg="Invalid username or password" logger=context uname=admin '
+     'error="invalid password" remote_addr=203.0.113.10', "203.0.113.10", "admin", "authentication"),
+    ("2026-03-02  9:14:02 140245 [Warning] Access denied for user 'app'@'203.0.113.11' (using password: YES)",
+     "203.0.113.11", "app", "authentication"),
+    ("2026-03-02 09:14:03 plain authenticator failed for mail.example.net ([10.1.1.1]) [203.0.113.12]: 535 "
+     "Incorrect authentication data (set_id=info)", "203.0.113.12", None, "authentication"),
+    ("Mar  2 09:14:04 mx postfix/smtpd[311]: NOQUEUE: reject: RCPT from unknown[203.0.113.13]: 554 5.7.1 "
+     "<x@example.org>: Relay access denied; from=<a@b.c> to=<x@example.org> proto=ESMTP helo=<pc>",
+     "203.0.113.13", None, "email"),
+    ("Mar  2 09:14:05 web sshd[77]: Connection closed by authenticating user root 203.0.113.14 port 4422 [preauth]",
+     "203.0.113.14", "root", "authentication"),
+    ("Mar  2 09:14:06 web sshd[78]: Unable to negotiate with 203.0.113.15 port 4423: no matching key exchange "
+     "method found.", "203.0.113.15", None, "network"),
+    ('203.0.113.16 - alice [02/Mar/2026:09:14:07 +0000] "GET /private/ HTTP/1.1" 401 381 "-" "curl/8"',
+     "203.0.113.16", "alice", "authentication"),
+    ("[Mon Mar 02 09:14:08.1 2026] [auth_basic:error] [pid 9] [client 203.0.113.17:5050] AH01617: user bob: "
+     "authentication failure for \"/admin\": Password Mismatch", "203.0.113.17", "bob", "authentication"),
+])
+def test_a_refused_attempt_names_its_source(line, ip, user, category):
+    ev = _one(line)
+    assert (ev["event.category"], ev["event.outcome"], ev.get("source.ip")) == (category, "failure", ip)
+    if user:
+        assert ev.get("user.name") == user
+
+
+@pytest.mark.parametrize("line", [
+    # a 401 without a name is the server's first challenge, not a failed login
+    '203.0.113.20 - - [02/Mar/2026:09:15:00 +0000] "GET /private/ HTTP/1.1" 401 381 "-" "Mozilla/5.0"',
+    # a client's own text that looks like an Apache auth message is not one
+    "[Mon Mar 02 09:15:01 2026] [error] [client 203.0.113.21] File does not exist: /srv/[client 10.0.0.1] user "
+    "root not found",
+    # the authentication server failed, not the client
+    "Mar  2 09:15:02 mx postfix/smtpd[12]: warning: unknown[203.0.113.22]: SASL LOGIN authentication failed: "
+    "Connection lost to authentication server",
+])
+def test_not_a_failed_login(line):
+    ev = _one(line)
+    assert not (ev.get("event.category") == "authentication" and ev.get("event.outcome") == "failure")
+
+
+def test_sshd_lines_without_an_address_take_it_from_the_process():
+    events, _ = parse_lines([
+        "Mar  2 09:16:00 web sshd[4242]: Failed password for root from 203.0.113.30 port 5000 ssh2",
+        "Mar  2 09:16:01 web sshd[4242]: Disconnecting: Too many authentication failures for root [preauth]",
+        "Mar  2 09:16:02 web sshd[4242]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh "
+        "ruser= rhost=203.0.113.30  user=root",
+    ])
+    assert events[1]["source.ip"] == "203.0.113.30" and events[1]["event.outcome"] == "failure"
+    # this sshd reports each failure itself: PAM's line is the same attempt, not another
+    assert events[2]["event.outcome"] == "unknown"
+
+
+def test_fail2ban_suite_measures_login_services_apart(data):
+    rows = fail2ban(data)
+    summary = {r.cls: r for r in fail2ban_summary(rows)}
+    login = next(r for k, r in summary.items() if k.startswith("login services") and k.endswith("any attempt"))
+    strict = next(r for k, r in summary.items() if k.startswith("login services") and k.endswith("failed login"))
+    assert login.positives == strict.positives > 700 and login.detected >= strict.detected
+    assert not any(r.cls in F2B_NOT_LOGIN for r in rows if r.suite == "fail2ban-login" and r.detected)
+    sshd = next(r for r in rows if r.suite == "fail2ban" and r.cls == "sshd")
+    assert sshd.recall > 0.85  # the service every organisation runs
