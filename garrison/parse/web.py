@@ -216,6 +216,10 @@ def parse_nginx_error(text: str, st: ParseState) -> Event:
     if um and ("was not found" in msg or "password mismatch" in msg):
         ev.update({"user.name": um.group(1), "event.category": "authentication",
                    "event.outcome": "failure", "event.action": "http_auth"})
+    else:
+        from garrison.parse import services
+
+        services.classify_auth(msg, ev)  # PAM and other auth modules, TLS handshakes that went nowhere
     return ev
 
 
