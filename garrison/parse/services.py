@@ -54,6 +54,13 @@ _SERVICE: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.I), a) for p, a
     (rf"{_IP} tried to authenticate with nonexistent user '(?P<user>[^']*)'", "sip_register"),
     (rf"SecurityEvent=\"(?:InvalidAccountID|InvalidPassword|ChallengeResponseFailed|FailedACL|ChallengeSent)\"[^\n]*?(?:AccountID=\"(?P<user>[^\"]*)\")?[^\n]*?RemoteAddress=\"IPV[46]/(?:UDP|TCP|TLS|WS|WSS)/{_IP}/", "sip_register"),
     (rf"Rejecting unknown SIP connection from \[?{_IP}\]?", "sip_register"),
+    (rf"SIP auth failure \(\w+\) on sofia profile '[^']*' for \[(?P<user>[^@\]]*)[^\]]*\] from ip {_IP}", "sip_register"),  # FreeSWITCH
+    (rf"Can't find user \[(?P<user>[^@\]]*)[^\]]*\] from {_IP}", "sip_register"),
+    (rf"Authentication attempt from {_IP} for user \"(?P<user>[^\"]*)\" failed", "web_login"),  # Guacamole
+    (rf"\|user\|{_IP}\|[^\n]*\|Login attempt failed (?:for|from) (?P<user>[^|.]*)", "web_login"),  # Drupal watchdog
+    (rf"{_IP}:\d+ (?:VERIFY ERROR: |TLS Auth Error: |WARNING: Failed running command \(--auth-user-pass-verify\))", "vpn_login"),  # OpenVPN
+    (rf"Failed SMTP login from {_IP}", "smtp_auth"),  # Kerio Connect
+    (rf"Administration login into [\w ]+ from {_IP} failed", "web_login"),
 ]]
 
 # Attempts that are not logins: mail relaying and recipient probing, protocol abuse, a handshake that
@@ -75,6 +82,10 @@ _ABUSE: list[tuple[re.Pattern[str], str, str]] = [(re.compile(p, re.I), a, c) fo
     (rf"Call from '[^']*' \((?:\w+:)?\[?{_IP}\]?:\d+\) to extension '[^']*' rejected", "sip_probe", "network"),  # asterisk
     (rf"Call \((?:\w+:)?\[?{_IP}\]?:\d+\) to extension '[^']*' rejected", "sip_probe", "network"),
     (rf"hacking attempt detected '{_IP}'", "sip_probe", "network"),
+    (rf"{_IP}:\d+ TLS Error: TLS handshake failed", "tls_probe", "network"),  # OpenVPN
+    (rf"(?:Relay attempt from IP address {_IP}[^\n]* rejected|Attempt to deliver to unknown recipient [^\n]*, IP address {_IP2}"
+     rf"|SMTP Spam attack detected from {_IP2}|IP address {_IP2} found in DNS blacklist|User \S+ doesn't exist\. Attempt from IP address {_IP2}"
+     rf"|Client with IP address {_IP2} has no reverse DNS entry, connection rejected|Message from IP address {_IP2}, sender [^\n]* rejected)", "smtp_reject", "email"),  # Kerio
     (rf"no IP address found for host \S+ \(during SMTP connection from \[{_IP}\]", "smtp_reject", "email"),
     (rf"SSL_do_handshake\(\) failed [^\n]*? while SSL handshaking, client: {_IP}", "tls_probe", "network"),  # nginx
     (rf"SSL_read\(\) failed [^\n]*? while waiting for request, client: {_IP}", "tls_probe", "network"),
@@ -112,7 +123,8 @@ def classify_auth(msg: str, ev: Event) -> bool:
         if m:
             ev.update({"event.category": category, "event.type": "denied", "event.outcome": "failure",
                        "event.action": action})
-            if c := clean_ip(m.group("ip")):
+            ip = m.group("ip") or next((x.group("ip") for x in _ANY_IP.finditer(m.group(0))), None)
+            if ip and (c := clean_ip(ip)):
                 ev["source.ip"] = c
             return True
     if _GENERIC.search(msg):

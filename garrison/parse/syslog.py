@@ -24,6 +24,8 @@ _RFC3164 = re.compile(
     r"\[?([^\s:\[\]]+)\]?(?:\[(\d+)\])?(?:: ?|(?<=\]) )(.*)",
     re.S,
 )
+_RFC3164_NOHOST = re.compile(
+    r"(?:<(\d{1,3})>)?([A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d)(?:\.\d+)? ()([^\s:\[\]]+)(?:\[(\d+)\])?: ?(.*)", re.S)
 # rsyslog file format: ISO stamp HOST TAG[PID]: MSG
 _ISO_SYSLOG = re.compile(
     r"(?:<(\d{1,3})>)?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) (\S+) "
@@ -119,6 +121,8 @@ def parse_syslog(text: str, st: ParseState) -> Event:
             msg = msg[1:]
     else:
         m = _RFC3164.match(text) or _ISO_SYSLOG.match(text)
+        if m and m.group(3) and m.group(3).endswith(":") and (nh := _RFC3164_NOHOST.match(text)):
+            m = nh  # 'Mmm dd hh:mm:ss tag[pid]: 1.2.3.4:5 ...': no host; a host name never ends with ':'
         if m:
             pri, stamp, host, app, pid, msg = m.groups()
         elif nt := _RFC3164_NOTAG.match(text):
