@@ -112,12 +112,7 @@ def classify_auth(msg: str, ev: Event) -> bool:
         m = rx.search(msg)
         if m:
             g = m.groupdict()
-            if g.get("host") and not g.get("ip"):
-                ok = _mark(ev, action, g["host"], g.get("user"))
-                if not clean_ip(g["host"]):
-                    ev["source.domain"] = g["host"]
-                return ok
-            return _mark(ev, action, g.get("ip"), g.get("user"))
+            return _mark(ev, action, g.get("ip"), g.get("user"), g.get("host"))
     for rx, action, category in _ABUSE:
         m = rx.search(msg)
         if m:
@@ -135,9 +130,14 @@ def classify_auth(msg: str, ev: Event) -> bool:
     return False
 
 
-def _mark(ev: Event, action: str, ip: str | None, user: str | None) -> bool:
+def _mark(ev: Event, action: str, ip: str | None, user: str | None, host: str | None = None) -> bool:
+    """``host``: where a service names the client by address or name (mysqld's 'user'@'host')."""
     ev.update({"event.category": "authentication", "event.type": "start", "event.outcome": "failure",
                "event.action": action})
+    if host and not ip:
+        ip = host if clean_ip(host) else None
+        if ip is None:
+            ev["source.domain"] = host
     if ip and (c := clean_ip(ip)):
         ev["source.ip"] = c
     if user:
