@@ -94,9 +94,18 @@ def _from(ev: Event, host: str | None) -> bool:
 def fail2ban(data: Path) -> list[Row]:
     """Per service, two measures: ``fail2ban-login`` counts a line when Garrison reads it as a failed login from
     the labelled host; ``fail2ban`` when it reads it as any refused attempt from that host (a failed login, a
-    rejected mail relay or recipient probe, a handshake that went nowhere)."""
+    rejected mail relay or recipient probe, a handshake that went nowhere).
+
+    fail2ban labels a line per filter mode (normal, ddos, aggressive...), so the same line can be labelled a
+    match in one section of a file and not in another. Garrison has no modes: it reads every kind it knows
+    and names it. A line labelled a match in any mode is a positive; its 'no match' copies under a milder
+    mode are not counted as negatives."""
     c: Counter[tuple[str, str, str]] = Counter()
-    for svc, meta, _line, ev in fail2ban_lines(data):
+    lines = list(fail2ban_lines(data))
+    matched = {(svc, line) for svc, meta, line, _ev in lines if meta.get("match")}
+    for svc, meta, line, ev in lines:
+        if not meta.get("match") and (svc, line) in matched:
+            continue
         failed_login = bool(ev) and ev.get("event.category") == "authentication" and ev.get("event.outcome") == "failure"
         attempt = bool(ev) and ev.get("event.outcome") == "failure" and ev.get("event.category") in _ATTEMPT_CATEGORIES
         if meta.get("match"):

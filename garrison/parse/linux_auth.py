@@ -92,6 +92,7 @@ assert len(_KEYWORDS) == len(_SSHD)
 _SSHD_KEYED = [(k, rx, a, c, t, o) for k, (rx, a, c, t, o) in zip(_KEYWORDS, _SSHD)]
 
 _PAM_KV = re.compile(r"(\w+)=(\S*)")
+_PAM_RHOST = re.compile(r"\bruser=\S*\s+rhost=(\S+)")
 _PAM_HEAD = re.compile(r"(?:(?P<mod>pam_\w+)\((?P<svc>[^:)]+):(?P<kind>\w+)\): )?(?P<rest>.*)")
 
 
@@ -129,7 +130,7 @@ _PIDS_KEPT = 4096
 
 def parse_sshd(msg: str, ev: Event, st: ParseState) -> None:
     ev["event.dataset"] = "sshd"
-    if msg.startswith("pam_") or "pam_unix(" in msg or (msg.startswith("PAM ") and "more authentication failure" in msg):
+    if msg.startswith(("pam_", "(pam_")) or "pam_unix(" in msg or (msg.startswith("PAM ") and "more authentication failure" in msg):
         parse_pam(msg, ev, st)
         ev["event.dataset"] = "sshd"
         if st.extra.get("sshd_reports_failures") and ev.get("event.outcome") == "failure":
@@ -168,7 +169,7 @@ def _remember_pid(ev: Event, st: ParseState) -> None:
 def parse_pam(msg: str, ev: Event, st: ParseState) -> None:
     """pam_unix and friends: auth failures, session open/close, 'N more failures'."""
     ev["event.dataset"] = "pam"
-    head = _PAM_HEAD.match(msg.replace("(pam_unix) ", "", 1))
+    head = _PAM_HEAD.match(msg.replace("(pam_unix) ", "", 1).replace("pam_unix: ", "", 1))
     rest = head.group("rest") if head else msg
     if head and head.group("svc"):
         ev["pam.service"] = head.group("svc")
@@ -180,7 +181,10 @@ def parse_pam(msg: str, ev: Event, st: ParseState) -> None:
         user = kv.get("user") or kv.get("ruser")
         if user:
             ev["user.name"] = user
-        rhost = kv.get("rhost")
+        # ruser comes before rhost and user after it, and both are the client's text: the real rhost is the
+        # one that follows ruser's single token ("ruser=rhost=1.2.3.4 rhost=192.0.2.9" is 192.0.2.9)
+        rm = _PAM_RHOST.search(rest)
+        rhost = rm.group(1) if rm else kv.get("rhost")
         if rhost:
             ip = clean_ip(rhost)
             if ip:

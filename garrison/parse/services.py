@@ -22,6 +22,8 @@ _SERVICE: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.I), a) for p, a
     (rf"(?:auth failed|authentication failure|unknown user|password mismatch)[^\n]*?(?:user=<?(?P<user>[^>,\s]*)>?)?[^\n]*?\brip={_IP}", "mail_auth"),  # dovecot
     (rf"\((?P<user>[^,()]*),{_IP}(?:,<[^>]*>)?\): (?:unknown user|Password mismatch|pam_authenticate\(\) failed|invalid credentials)", "mail_auth"),  # dovecot auth
     (rf"bad password attempt for '(?P<user>[^']*)' from {_IP}", "ssh_login"),  # dropbear
+    (rf"Exit before auth \(user '(?P<user>[^']*)', \d+ fails\): Max auth tries reached - user '[^']*' from {_IP}", "ssh_login"),
+    (rf"Exit before auth from <{_IP}:\d+>: (?:\(user '(?P<user>[^']*)', \d+ fails\): )?Max auth tries reached", "ssh_login"),
     (rf"(?:login attempt for nonexistent user|exit before auth \(user '(?P<user>[^']*)'[^)]*\): Max auth tries reached) from {_IP}", "ssh_login"),
     (rf"badlogin: \S* ?\[{_IP}\] \S+ (?P<user>\S+) SASL", "mail_auth"),  # cyrus
     (rf"\((?:\S+)?\[{_IP}\]\): USER (?P<user>\S+?):? (?:\(Login failed\)|no such user found)", "ftp_login"),  # proftpd
@@ -48,11 +50,11 @@ _SERVICE: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.I), a) for p, a
     (rf"password doesn't match for \S+ username: (?P<user>[^,\s]*),? IP: {_IP}", "http_auth"),  # lighttpd
     (rf"get_password failed, IP: {_IP}", "http_auth"),
     (rf"Access denied for user '(?P<user>[^']*)'@'(?P<host>[^']*)'", "db_login"),  # mysqld, the client named by host
-    (rf"(?:Registration|Request(?: '\w+')?) from '[^']*' failed for '{_IP}(?::\d+)?'[^\n]*?- (?:Wrong password|Failed to authenticate|Error to authenticate|Username/auth name mismatch|Device does not match ACL|Peer is not supposed to register|ACL error|No matching peer found|Not a local domain|No matching endpoint found|Not match Endpoint(?: Contact)? ACL)", "sip_register"),  # asterisk
+    (rf"(?:Registration|Request(?: '\w+')?) from '.*?' failed for '{_IP}(?::\d+)?'[^\n]*?- (?:Wrong password|Failed to authenticate|Error to authenticate|Username/auth name mismatch|Device does not match ACL|Peer is not supposed to register|ACL error|No matching peer found|Not a local domain|No matching endpoint found|Not match Endpoint(?: Contact)? ACL)", "sip_register"),  # asterisk
     (rf"Host {_IP} failed (?:MD5|to) authenticat", "sip_register"),
     (rf"No registration for peer '(?P<user>[^']*)' \(from {_IP}\)", "sip_register"),
     (rf"{_IP} tried to authenticate with nonexistent user '(?P<user>[^']*)'", "sip_register"),
-    (rf"SecurityEvent=\"(?:InvalidAccountID|InvalidPassword|ChallengeResponseFailed|FailedACL|ChallengeSent)\"[^\n]*?(?:AccountID=\"(?P<user>[^\"]*)\")?[^\n]*?RemoteAddress=\"IPV[46]/(?:UDP|TCP|TLS|WS|WSS)/{_IP}/", "sip_register"),
+    (rf"SecurityEvent=\"(?:InvalidAccountID|InvalidPassword|ChallengeResponseFailed|FailedACL|ChallengeSent)\"[^\n]*?(?:AccountID=\"(?P<user>[^\"]*)\")?[^\n]*RemoteAddress=\"IPV[46]/(?:UDP|TCP|TLS|WS|WSS)/{_IP}/", "sip_register"),  # the last one: earlier fields are the client's
     (rf"Rejecting unknown SIP connection from \[?{_IP}\]?", "sip_register"),
     (rf"SIP auth failure \(\w+\) on sofia profile '[^']*' for \[(?P<user>[^@\]]*)[^\]]*\] from ip {_IP}", "sip_register"),  # FreeSWITCH
     (rf"Can't find user \[(?P<user>[^@\]]*)[^\]]*\] from {_IP}", "sip_register"),
@@ -61,6 +63,35 @@ _SERVICE: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.I), a) for p, a
     (rf"{_IP}:\d+ (?:VERIFY ERROR: |TLS Auth Error: |WARNING: Failed running command \(--auth-user-pass-verify\))", "vpn_login"),  # OpenVPN
     (rf"Failed SMTP login from {_IP}", "smtp_auth"),  # Kerio Connect
     (rf"Administration login into [\w ]+ from {_IP} failed", "web_login"),
+    (rf"\[WEB\] \[{_IP}\] Authentication failed for '(?P<user>[^']*)'", "web_login"),  # Centreon
+    (rf"'{_IP}' \d+ failed login attempts?\. (?:Invalid )?account '(?P<user>[^']*)'", "web_login"),  # DirectAdmin
+    (rf"Failed (?:c2s \w+ )?authentication for (?P<user>\S+) from (?:IP )?{_IP}", "xmpp_login"),  # ejabberd
+    (rf"LOGIN FAILED for user: \"(?P<user>[^\"]*)\" from IP: {_IP}", "web_login"),  # Group-Office
+    (rf"repeated login failures from {_IP}", "ftp_login"),  # gssftpd
+    (rf"{_IP}:\d+ \[[^\]]+\] \S+ \S+/<NOSRV> \S+ 401 ", "http_auth"),  # HAProxy's own basic auth
+    (rf"\bAUTHERR - \[{_IP}\] Authentication error", "http_auth"),  # Monitorix
+    (rf"<\d+:(?P<user>[^(>]*)\(-?\d+\)> Rejected connection from {_IP}:\d+: (?:Invalid server password|Wrong certificate or password)", "voice_login"),  # Mumble
+    (rf"\({_IP}\) (?P<user>\S+) - (?:userinfo|login) error - ", "web_login"),  # OpenWebMail
+    (rf"user denied: (?P<user>\S+) \([^)]*\) from {_IP}", "db_login"),  # phpMyAdmin
+    (rf"login failure for user (?P<user>.*?) from {_IP} via \w+", "login"),  # MikroTik RouterOS
+    (rf"Authentication: FAILED :: User Name: (?P<user>.*?) :: (?:[^:]*::\s*)?Viewer Address: {_IP}", "vnc_login"),  # macOS screen sharing
+    (rf"Login from '{_IP}(?:, [^']*)?' for user '(?P<user>[^']*)' might not have worked", "web_login"),  # SOGo
+    (rf"\[LOGIN_ERROR\] (?P<user>\S+) \([^)]*\) from {_IP}: Unknown user or password incorrect", "web_login"),  # SquirrelMail
+    (rf"SSL_accept from {_IP}:\d+ : [^\n]*peer did not return a certificate", "tls_client_auth"),  # stunnel
+    (rf"Login with username (?P<user>\S+) from {_IP} failed", "web_login"),  # Tine 2.0
+    (rf"(?:Login (?:excessive login failures|disabled|failed)|Failed \w+ override of) user=(?P<user>\S+)[^\n]*? host=[^\n]*?\[{_IP}\]", "mail_auth"),  # UW IMAP
+    (rf"(?:Username or password is incorrect\. Try again|Invalid admin token!?|Invalid TOTP code![^\n]*?)\.? IP: {_IP}(?:\. Username: (?P<user>\S+?)\.?$)?", "web_login"),  # Vaultwarden
+    (rf"(?:Non-existent|Invalid) login as (?P<user>\S+) from {_IP}", "web_login"),  # Webmin
+    (rf".*AUTHFAIL: user=(?P<user>.*?) ip={_IP}", "rdp_login"),  # xrdp-sesman; the last one on the line is the real one
+    (r"xrdp_wm_log_msg: login failed for user (?P<user>.*)", "rdp_login"),  # no address: the name is the client's text
+    (rf"\[(?P<user>[^\]]+)\] failed to login from {_IP}", "irc_login"),  # ZNC
+    (rf"Blocking {_IP} - too much AUTH errors", "smtp_auth"),  # ASSP
+    (rf"smtp: (?P<user>\S+) \[{_IP}\] authentication failure", "smtp_auth"),  # Domino
+    (rf"tcp/accept \]: {_IP}\.\d+ \S+: error after reading \d+ bytes? in \d+ seconds?: could not access user \"(?P<user>[^\"]*)\"'s records", "proxy_login"),  # Dante
+    (rf"Client '{_IP}' supplied (?:unknown user '(?P<user>[^']+)'|wrong password for user '(?P<user2>[^']*)')", "http_auth"),  # Monit
+    (rf"access denied -- client \[?{_IP}\]?: (?:unknown user '(?P<user>[^']+)'|wrong password for user '(?P<user2>[^']*)'|empty password)", "http_auth"),
+    (rf"(?:root login not allowed|can't find APOP secret for user (?P<user>\S+)) - {_IP}", "mail_auth"),  # solid-pop3d
+    (r"^(?:WAR|ERR) \[(?:Login denied for user \"(?P<user>[^\"]*)\"|Could not retrieve user (?P<user2>\S+) details)\]", "web_login"),  # ZoneMinder
 ]]
 
 # Attempts that are not logins: mail relaying and recipient probing, protocol abuse, a handshake that
@@ -89,18 +120,35 @@ _ABUSE: list[tuple[re.Pattern[str], str, str]] = [(re.compile(p, re.I), a, c) fo
     (rf"no IP address found for host \S+ \(during SMTP connection from \[{_IP}\]", "smtp_reject", "email"),
     (rf"SSL_do_handshake\(\) failed [^\n]*? while SSL handshaking, client: {_IP}", "tls_probe", "network"),  # nginx
     (rf"SSL_read\(\) failed [^\n]*? while waiting for request, client: {_IP}", "tls_probe", "network"),
+    (rf"\bNOTALLOWED - \[{_IP}\] Access not allowed", "access_denied", "web"),  # Monitorix
+    (rf"\bNOTEXIST - \[{_IP}\] File does not exist", "web_probe", "web"),
+    (rf"Host {_IP} is not allowed to talk to us", "access_denied", "network"),  # Nagios NRPE
+    (rf"Fatal Error reading authentication information from client {_IP}:\d+->", "imap_protocol", "email"),  # perdition
+    (rf"rblsmtpd: (?:{_IP} pid \d+ \S+: 4\d\d|\S+ blocked {_IP2})|badiprbl: ip {_IP2}", "smtp_reject", "email"),  # qmail
+    (rf"ALERT - [^\n]*?\(attacker '{_IP}'", "php_hardening", "web"),  # Suhosin
+    (rf"FAIL: \S+ (?:address|libwrap) from={_IP}", "access_denied", "network"),  # xinetd
+    (rf"{_IP} SSL negotiation with client failed", "tls_probe", "network"),  # ASSP
+    # dovecot: a client that broke off a TLS handshake or sent junk before trying to log in
+    (rf"-login: (?:Disconnected|Login aborted)\b[^\n]*?(?:SSL_accept\(\)|TLS handshak|Too many invalid commands|disconnected before auth was ready|Connection reset by peer)[^\n]*?\brip={_IP}", "mail_probe", "email"),
+    (rf"\[RelayAttempt\] {_IP} [^\n]*?relay attempt blocked", "smtp_reject", "email"),
+    (rf"Connection from \[{_IP}\] rejected for policy reasons", "smtp_reject", "email"),  # Domino
+    (rf"SA: Action: (?:flagged as Spam|silently tossed message)[^\n]*?\(host=\S* \[{_IP}\]\)", "spam", "email"),  # exim + SpamAssassin
+    (rf"TLS Error: cannot locate HMAC in incoming packet from \[AF_INET6?\]{_IP}", "tls_probe", "network"),  # OpenVPN tls-auth
+    (rf"SIP auth challenge \(INVITE\) on sofia profile '[^']*' for \[[^\]]*\] from ip {_IP}", "sip_probe", "network"),  # FreeSWITCH
 ]]
 _GENERIC = re.compile(
     r"(?:authentication fail|auth(?:entication)? failed|failed (?:login|password|auth)|login failed|invalid (?:user(?:name)?|password|login)"
     r"|bad password|incorrect password|wrong password|password (?:mismatch|incorrect)|access denied for user"
     r"|unknown user|user not found|failed to authenticate|(?:username|user name) or password is incorrect)", re.I)
-_ANY_IP = re.compile(_IP)
+_ANY_IP = re.compile(_IP, re.I)
 _USER = re.compile(r"(?:user(?:name)?[=:\s]+['\"<\[]?)(?P<user>[\w.@-]+)", re.I)
 
 
 # Failures of the server's own making, not the client's: no attempt to count.
 _SERVER_SIDE = re.compile(r"authentication failed: (?:Connection lost to authentication server|Invalid authentication "
-                          r"mechanism|generic failure)|condition lead to a hypothetical failure", re.I)
+                          r"mechanism|generic failure)|condition lead to a hypothetical failure"
+                          r"|unknown user ''"  # monit: the browser's first request, before any name was typed
+                          r"|^Wrong data received:", re.I)  # MSSQL echoing a client's bytes: any phrase after it is theirs
 
 
 def classify_auth(msg: str, ev: Event) -> bool:
@@ -112,7 +160,7 @@ def classify_auth(msg: str, ev: Event) -> bool:
         m = rx.search(msg)
         if m:
             g = m.groupdict()
-            return _mark(ev, action, g.get("ip"), g.get("user"), g.get("host"))
+            return _mark(ev, action, g.get("ip"), g.get("user") or g.get("user2"), g.get("host"))
     for rx, action, category in _ABUSE:
         m = rx.search(msg)
         if m:
@@ -127,6 +175,19 @@ def classify_auth(msg: str, ev: Event) -> bool:
         if ip:
             um = _USER.search(msg)
             return _mark(ev, "login", ip, um.group("user") if um else None)
+    return False
+
+
+def classify_app_message(msg: str, ev: Event) -> bool:
+    """Only a service's own failure phrase, for messages whose client the caller already knows: no address
+    is taken from the text, which may hold what the client sent."""
+    for rx, action in _SERVICE:
+        if "ip" in rx.groupindex:
+            continue
+        m = rx.search(msg)
+        if m:
+            g = m.groupdict()
+            return _mark(ev, action, None, g.get("user") or g.get("user2"))
     return False
 
 

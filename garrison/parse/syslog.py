@@ -85,7 +85,7 @@ def _dispatch(app: str, msg: str, ev: Event, st: ParseState) -> None:
         firewall.parse_cef_message(msg, ev, st)
     elif app == "kernel" and "SRC=" in msg and ("IN=" in msg or "OUT=" in msg):
         firewall.parse_netfilter_message(msg, ev, st)
-    elif "pam_unix(" in msg or "pam_sss(" in msg or "(pam_" in app or "(pam_unix)" in msg:
+    elif "pam_unix(" in msg or "pam_sss(" in msg or "(pam_" in app or "(pam_unix)" in msg or msg.startswith("pam_unix: "):
         linux_auth.parse_pam(msg, ev, st)
     elif app.split("/")[0] in ("httpd", "apache2", "apache") and msg.startswith("["):
         ev["event.dataset"] = "web.error"

@@ -196,6 +196,10 @@ def apache_error_message(msg: str, ev: Event) -> None:
     elif _APACHE_TLS.match(rest):
         ev.update({"event.category": "network", "event.type": "denied", "event.outcome": "failure",
                    "event.action": "tls_probe"})
+    else:  # an application writing through Apache's error log; the client is Apache's [client] tag
+        from garrison.parse import services
+
+        services.classify_app_message(rest, ev)
 
 
 _NGINX_ERROR = re.compile(r"(\d{4})/(\d\d)/(\d\d) (\d\d:\d\d:\d\d) \[(\w+)\] (\d+)#\d+: (.*)", re.S)
@@ -226,18 +230,55 @@ def parse_nginx_error(text: str, st: ParseState) -> Event:
 # Application logs that are not syslog: a timestamp in one of the common shapes, then a message.
 _APP_STAMP = re.compile(
     r"(?:@[0-9a-f]{24}\s+"  # TAI64N (daemontools, dovecot)
-    r"|(?:t=)?\[?\d{4}-\d\d-\d\d(?:[ T]|\s+)\d{1,2}:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?:?\s+"
+    r"|(?:t=)?(?P<iso>\d{4}-\d\d-\d\d(?:[ T]|\s+)\d{1,2}:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?):?(?:\s+|\|)"
+    r"|\[(?P<isob>\d{4}-\d\d-\d\d[ T]\d{1,2}:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\]:?\s*"
+    r"|<[A-Z]>(?P<isoc>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)\s+"  # Mumble
     r"|\[\w{3} [ \d]?\d \d\d:\d\d:\d\d\]\s+"  # asterisk
-    r"|\[\d\d[/-]\w{3}[/-]\d{4}[: ]\d\d:\d\d:\d\d(?: [+-]\d{4})?\]:?\s+"
-    r"|\d{6}\s+\d{1,2}:\d\d:\d\d\s+"  # mysqld 130324  0:04:00
+    r"|\[[A-Z]{3,4} \w{3} [ \d]?\d \d\d:\d\d:\d\d\]\s+"  # monit: [CEST Aug  6 10:14:52]
+    r"|\d\d-\d\d \d\d:\d\d:\d\d\.\d+\s+"  # FreeSWITCH without the year
+    r"|\[(?P<clf>\d\d[/-]\w{3}[/-]\d{4}[: ]\d\d:\d\d:\d\d(?: [+-]\d{4})?)\]:?\s+"
+    r"|(?P<mysql>\d{6}\s+\d{1,2}:\d\d:\d\d)\s+"  # mysqld 130324  0:04:00
     r"|\w{3}-\d\d-\d\d \d\d:\d\d:\d\d\s+"
-    r"|\d\d-\d\d-\d{4} \d\d:\d\d:\d\d\s+"
-    r"|\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\s+)")
+    r"|(?P<dmy>\d\d-\d\d-\d{4} \d\d:\d\d:\d\d)\s+"
+    r"|(?P<mdy>\d\d/\d\d/\d{4} \d\d:\d\d:\d\d)\s+"  # SquirrelMail
+    r"|(?P<ymd_colon>\d{4}:\d\d:\d\d-\d\d:\d\d:\d\d):\s+"  # DirectAdmin
+    r"|(?P<ymd_dot>\d{4}\.\d\d\.\d\d \d\d:\d\d:\d\d)\s+"  # stunnel
+    r"|(?P<ctime>\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4})(?:\s+-)?\s+)")
+
+# strptime formats for the stamps named above; the time is read as UTC where the log doesn't say.
+_STAMP_FORMATS = {
+    "clf": ("%d/%b/%Y:%H:%M:%S %z", "%d/%b/%Y:%H:%M:%S", "%d-%b-%Y %H:%M:%S"),
+    "mysql": ("%y%m%d %H:%M:%S",), "dmy": ("%m-%d-%Y %H:%M:%S",), "mdy": ("%m/%d/%Y %H:%M:%S",),
+    "ymd_colon": ("%Y:%m:%d-%H:%M:%S",), "ymd_dot": ("%Y.%m.%d %H:%M:%S",), "ctime": ("%a %b %d %H:%M:%S %Y",),
+}
+
+
+def app_stamp_us(m: re.Match[str]) -> int | None:
+    """The time an application-log stamp gives, or None when it can't be read (the caller uses ingest time)."""
+    from datetime import datetime, timezone
+
+    for name in ("iso", "isob", "isoc"):
+        if v := m.group(name):
+            try:
+                d = datetime.fromisoformat(re.sub(r"\s+", " ", v).replace(",", "."))
+            except ValueError:
+                return None
+            return int((d if d.tzinfo else d.replace(tzinfo=timezone.utc)).timestamp() * 1_000_000)
+    for name, fmts in _STAMP_FORMATS.items():
+        if v := m.group(name):
+            v = re.sub(r"\s+", " ", v)
+            for fmt in fmts:
+                try:
+                    d = datetime.strptime(v, fmt)
+                except ValueError:
+                    continue
+                return int((d if d.tzinfo else d.replace(tzinfo=timezone.utc)).timestamp() * 1_000_000)
+    return None
 
 
 def parse_applog(text: str, st: ParseState) -> Event:
-    """A line of some application's own log: the time is not parsed (ingest time is used), the message is
-    kept, and authentication failures are recognised."""
+    """A line of some application's own log: the time is read from its leading stamp (ingest time where the stamp
+    has no date, as TAI64N or asterisk's), the message is kept, and authentication failures are recognised."""
     import time as _time
 
     from garrison.parse import services
@@ -247,7 +288,12 @@ def parse_applog(text: str, st: ParseState) -> Event:
         raise ParseError("not an application log line with a leading timestamp")
     msg = text[m.end():]
     ev: Event = {"event.original": text, "event.kind": "event", "event.dataset": "app", "message": msg,
-                 "@timestamp": int(_time.time() * 1_000_000)}
+                 "@timestamp": app_stamp_us(m) or int(_time.time() * 1_000_000)}
+    if "pam_unix(" in msg or "(pam_unix)" in msg:
+        from garrison.parse import linux_auth
+
+        linux_auth.parse_pam(msg[msg.index("pam_unix") - (msg[msg.index("pam_unix") - 1] == "("):], ev, st)
+        return ev
     services.classify_auth(msg, ev)
     return ev
 

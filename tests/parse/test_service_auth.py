@@ -34,6 +34,26 @@ def _one(line: str) -> dict:
      "203.0.113.16", "alice", "authentication"),
     ("[Mon Mar 02 09:14:08.1 2026] [auth_basic:error] [pid 9] [client 203.0.113.17:5050] AH01617: user bob: "
      "authentication failure for \"/admin\": Password Mismatch", "203.0.113.17", "bob", "authentication"),
+    # applications with their own stamps and phrases
+    ("[2026-03-02 09:14:09.129][vaultwarden::api::identity][ERROR] Username or password is incorrect. Try again. "
+     "IP: 203.0.113.18. Username: jo@example.org.", "203.0.113.18", "jo@example.org", "authentication"),
+    ("2026:03:02-09:14:10: '203.0.113.19' 3 failed login attempts. Account 'admin'", "203.0.113.19", "admin",
+     "authentication"),
+    ("<W>2026-03-02 09:14:11.818 1 => <4:mallory(-1)> Rejected connection from 203.0.113.23:29530: Invalid server "
+     "password", "203.0.113.23", "mallory", "authentication"),
+    ("Mar  2 09:14:12 gw.local system,error,critical login failure for user admin from 203.0.113.24 via ssh",
+     "203.0.113.24", "admin", "authentication"),
+    ("Mar  2 09:14:13 srv xrdp-sesman[41441]: [INFO ] AUTHFAIL: user=kim ip=::ffff:203.0.113.25 time=1649351466",
+     "203.0.113.25", "kim", "authentication"),
+    ("Mar  2 09:14:14 sb1 webmin[22134]: Non-existent login as robert from 203.0.113.26", "203.0.113.26", "robert",
+     "authentication"),
+    ("[2026-03-02 09:14:15] [admin] failed to login from 203.0.113.27:65001", "203.0.113.27", "admin",
+     "authentication"),
+    ("[Mon Mar 02 09:14:16.5 2026] [php7:notice] [pid 11] [client 203.0.113.28:39568] ERR [Login denied for user "
+     "\"cam\"], referer: https://zm/", "203.0.113.28", "cam", "authentication"),
+    ("Mar  2 09:14:17 mail dovecot: imap-login: Disconnected (disconnected before auth was ready, waited 0 secs): "
+     "user=<>, rip=203.0.113.29, lip=192.0.2.2, TLS handshaking: SSL_accept() syscall failed", "203.0.113.29", None,
+     "email"),
 ])
 def test_a_refused_attempt_names_its_source(line, ip, user, category):
     ev = _one(line)
@@ -51,6 +71,10 @@ def test_a_refused_attempt_names_its_source(line, ip, user, category):
     # the authentication server failed, not the client
     "Mar  2 09:15:02 mx postfix/smtpd[12]: warning: unknown[203.0.113.22]: SASL LOGIN authentication failed: "
     "Connection lost to authentication server",
+    # MSSQL echoing the bytes a client sent: the phrase and address after it are the client's
+    "2026-03-02 09:15:03.02 Wrong data received: Logon       Login failed for user 'sa'. [CLIENT: 203.0.113.23]",
+    # monit's first request carries no name yet
+    "Mar  2 09:15:04 host monit[5731]: HttpRequest: access denied -- client 203.0.113.24: unknown user ''",
 ])
 def test_not_a_failed_login(line):
     ev = _one(line)
@@ -78,3 +102,26 @@ def test_fail2ban_suite_measures_login_services_apart(data):
     assert not any(r.cls in F2B_NOT_LOGIN for r in rows if r.suite == "fail2ban-login" and r.detected)
     sshd = next(r for r in rows if r.suite == "fail2ban" and r.cls == "sshd")
     assert sshd.recall > 0.85  # the service every organisation runs
+
+
+def test_pam_takes_the_rhost_after_ruser_not_one_a_client_wrote():
+    """ruser and user are the client's text; a forged 'rhost=' inside either must not name the source."""
+    events, _ = parse_lines([
+        "Mar  2 09:17:00 mail dovecot-auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 "
+        "tty=dovecot ruser=rhost=198.51.100.1 rhost=203.0.113.40",
+        "Mar  2 09:17:01 srv2 daemon: pam_unix(auth): authentication failure; logname= uid=0 euid=0 tty=xxx ruser= "
+        "rhost=203.0.113.41 user=test rhost=198.51.100.2",
+    ])
+    assert [e["source.ip"] for e in events] == ["203.0.113.40", "203.0.113.41"]
+
+
+def test_application_log_stamps_give_the_event_time():
+    from datetime import datetime, timezone
+
+    events, _ = parse_lines([
+        "10/06/2013 15:50:41 [LOGIN_ERROR] dadas (mydomain.org) from 203.0.113.50: Unknown user or password incorrect.",
+        "2014:07:02-00:17:45: '203.0.113.51' 2 failed login attempts. Account 'test'",
+        "[2024-08-31 02:11:22.129+0800][vaultwarden::api::admin][ERROR] Invalid admin token! IP: 203.0.113.52",
+    ])
+    got = [datetime.fromtimestamp(e["@timestamp"] / 1e6, timezone.utc).isoformat() for e in events]
+    assert got == ["2013-10-06T15:50:41+00:00", "2014-07-02T00:17:45+00:00", "2024-08-30T18:11:22.129000+00:00"]
