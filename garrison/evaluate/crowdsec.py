@@ -31,6 +31,7 @@ CLASSES: list[tuple[str, str]] = [
     ("http-cve-probing", "cve probes"), ("cve", "cve probes"), ("log4j", "cve probes"),
     ("iptables-scan-multi_ports", "port scan"), ("pf-scan-multi_ports", "port scan"),
     ("windows-bf", "windows brute force"), ("impossible-travel", "impossible travel"),
+    ("modsecurity", "web attacks a WAF saw"),
 ]
 _WEB = ("garrison.web.",)
 HTTP_LOG_TYPES = {"nginx", "apache2", "apache", "caddy", "traefik", "litespeed", "bunkerweb", "haproxy", "iis",
@@ -61,6 +62,8 @@ def _is(cls: str) -> Callable[[Detection], bool]:
         "cve probes": lambda d: d.rule_id.startswith(_WEB) or tagged(d, "attack.t1595", "attack.t1190"),
         "port scan": lambda d: tagged(d, "attack.t1046") and d.level != "informational",
         "impossible travel": lambda d: "impossible" in d.rule_title.lower(),
+        "web attacks a WAF saw": lambda d: str(d.event.get("event.dataset", "")).startswith("waf.")
+        and tagged(d, "attack.t1190"),
     }
     return checks[cls]
 

@@ -16,7 +16,7 @@ import orjson
 
 from garrison.errors import ParseError
 from garrison.model import Event, RawRecord
-from garrison.parse import firewall, generic, microsoft, network, syslog, web, windows
+from garrison.parse import firewall, generic, microsoft, network, syslog, waf, web, windows
 from garrison.parse._state import ParseState
 
 __all__ = ["ParseState", "parse_record", "detect_text", "TEXT_PARSERS", "JSON_PARSERS", "FORMATS"]
@@ -44,6 +44,8 @@ JSON_PARSERS: dict[str, JsonParser] = {
     "m365": microsoft.parse_m365,
     "zeek": network.parse_zeek,
     "suricata": network.parse_suricata,
+    "modsecurity_audit": waf.parse_modsec_audit_json,
+    "waf_json": waf.parse_waf_json,
     "generic_json": generic.parse_generic_json,
 }
 # 'json' detects the JSON flavour per record; 'evtx' is a binary file format read by sources.
@@ -84,7 +86,7 @@ def detect_text(line: str) -> str | None:
 
 
 def classify_json(obj: dict[str, Any]) -> str:
-    return windows.classify(obj) or microsoft.classify(obj) or network.classify(obj) or "generic_json"
+    return windows.classify(obj) or microsoft.classify(obj) or network.classify(obj) or waf.classify(obj) or "generic_json"
 
 
 def _parse_json(obj: Any, text: str, fmt: str, st: ParseState) -> Event:

@@ -89,7 +89,7 @@ def _dispatch(app: str, msg: str, ev: Event, st: ParseState) -> None:
         linux_auth.parse_pam(msg, ev, st)
     elif app.split("/")[0] in ("httpd", "apache2", "apache") and msg.startswith("["):
         ev["event.dataset"] = "web.error"
-        web.apache_error_message(msg, ev)
+        web.apache_error_message(msg, ev, st)
     else:
         ev["event.dataset"] = "syslog"
         services.classify_auth(msg, ev)

@@ -13,6 +13,7 @@ from garrison.errors import ParseError
 from garrison.model import Event
 from garrison.parse._state import ParseState
 from garrison.parse._time import clf_us, iso_us
+from garrison.parse import waf
 from garrison.parse._util import clean_ip, to_int
 
 ACCESS = re.compile(
@@ -153,7 +154,7 @@ def parse_apache_error(text: str, st: ParseState) -> Event:
     ev: Event = {"event.original": text, "event.kind": "event", "event.dataset": "web.error",
                  "event.category": "web", "event.type": "error", "log.level": level.split(":")[-1],
                  "@timestamp": clf_us(f"{day}/{mon}/{year}:{tod} +0000"), "message": msg}
-    apache_error_message(msg, ev)
+    apache_error_message(msg, ev, st)
     return ev
 
 
@@ -171,13 +172,16 @@ _APACHE_DENIED = re.compile(r"client denied by server configuration", re.I)
 _APACHE_TLS = re.compile(r"Hostname \S+ provided via SNI|No hostname was provided via SNI", re.I)
 
 
-def apache_error_message(msg: str, ev: Event) -> None:
+def apache_error_message(msg: str, ev: Event, st: ParseState | None = None) -> None:
     """What an Apache error message says about the client: a failed HTTP login, an access refused by the
-    configuration, a TLS name mismatch (a probe). The phrase must open the message, after Apache's tags, so
-    that text a client sent (a requested path) can't pose as one."""
+    configuration, a TLS name mismatch (a probe), a web application firewall's alert. The phrase must open the
+    message, after Apache's tags, so that text a client sent (a requested path) can't pose as one."""
     cm = _APACHE_CLIENT.search(msg)
     if cm and (ip := clean_ip(cm.group(1))):
         ev["source.ip"] = ip
+    if cm and msg[_APACHE_TAGS.match(msg, cm.end()).end():].startswith("ModSecurity:"):  # type: ignore[union-attr]
+        waf.waf_message(msg, ev, st)
+        return
     um = re.search(r"(?:Invalid URI in request|request failed: [\w ]+?:?) (\w+) (\S+)(?: HTTP/[\d.]+)?", msg)
     if um:  # AH00126 and kin: the request Apache refused, which the access log may not show
         ev.update({"http.request.method": um.group(1), "url.original": um.group(2),
@@ -216,6 +220,9 @@ def parse_nginx_error(text: str, st: ParseState) -> Event:
     cm = re.search(r"client: ([0-9A-Fa-f:.]+)", msg)
     if cm and (ip := clean_ip(cm.group(1))):
         ev["source.ip"] = ip
+    if re.match(r"\*\d+ (?:\[client [^\]]*\] )?ModSecurity: ", msg):  # ModSecurity v3 in nginx
+        waf.waf_message(msg, ev, st)
+        return ev
     um = re.search(r'user "([^"]*)"', msg)
     if um and ("was not found" in msg or "password mismatch" in msg):
         ev.update({"user.name": um.group(1), "event.category": "authentication",
