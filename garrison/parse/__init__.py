@@ -32,6 +32,7 @@ TEXT_PARSERS: dict[str, TextParser] = {
     "apache_error": web.parse_apache_error,
     "nginx_error": web.parse_nginx_error,
     "applog": web.parse_applog,
+    "squid": web.parse_squid,
     "windows_xml": windows.parse_windows_xml,
     "raw": generic.parse_raw,
 }
@@ -74,6 +75,8 @@ def detect_text(line: str) -> str | None:
         return "syslog"
     if web.ACCESS.match(s):
         return "access"
+    if web.SQUID.match(s):
+        return "squid"
     if _APACHE_ERR.match(s):
         return "apache_error"
     if _NGINX_ERR.match(s):

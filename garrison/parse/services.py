@@ -127,6 +127,16 @@ _ABUSE: list[tuple[re.Pattern[str], str, str]] = [(re.compile(p, re.I), a, c) fo
     (rf"rblsmtpd: (?:{_IP} pid \d+ \S+: 4\d\d|\S+ blocked {_IP2})|badiprbl: ip {_IP2}", "smtp_reject", "email"),  # qmail
     (rf"ALERT - [^\n]*?\(attacker '{_IP}'", "php_hardening", "web"),  # Suhosin
     (rf"FAIL: \S+ (?:address|libwrap) from={_IP}", "access_denied", "network"),  # xinetd
+    (rf"client (?:@0x[0-9a-f]+ )?{_IP}#\d+(?: \([^)]*\))?: (?:view \S+: )?(?:query(?: \(cache\))? '[^']*' denied|zone transfer '[^']*' denied"
+     rf"|update '[^']*' denied|query \(cache\) denied)", "dns_refused", "network"),  # BIND named
+    (rf"(?:axfr|ixfr) for (?:zone )?\S+ from (?:client )?{_IP} refused|ratelimit block \S+ type \w+ target \S+ query {_IP2}",
+     "dns_refused", "network"),  # NSD
+    (rf"ruleset=check_(?:rcpt|mail|relay), arg1=[^\n]*?relay=(?:\S+ )?\[{_IP}\][^\n]*?, reject=5\d\d", "smtp_reject", "email"),  # sendmail
+    (rf"Host: {_IP}/\S+ Port: \d+ (?:TCP|UDP) Blocked|attackalert: \w+(?: scan)? from host: \S+/{_IP2}", "port_scan", "network"),  # portsentry
+    (rf"(?:^|scanlogd: ){_IP}(?::\d+)? to {_IP2}(?::\d+)? ports \d", "port_scan", "network"),  # scanlogd
+    # fail2ban's own bans (not its recidive jail's, which re-bans the same offenders)
+    (rf"(?:fail2ban\.actions\s*(?:\[\d+\])?:\s+|^)NOTICE\s+\[(?!recidive\])[^\]]+\] (?:Ban|Restore Ban) {_IP}", "banned_elsewhere", "intrusion_detection"),
+    (rf"Bad Rcon: [^\n]* from \"{_IP}:\d+\"", "rcon_login", "authentication"),  # Source/GoldSrc game servers
     (rf"{_IP} SSL negotiation with client failed", "tls_probe", "network"),  # ASSP
     # dovecot: a client that broke off a TLS handshake or sent junk before trying to log in
     (rf"-login: (?:Disconnected|Login aborted)\b[^\n]*?(?:SSL_accept\(\)|TLS handshak|Too many invalid commands|disconnected before auth was ready|Connection reset by peer)[^\n]*?\brip={_IP}", "mail_probe", "email"),

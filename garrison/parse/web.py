@@ -170,6 +170,12 @@ _APACHE_AUTH = re.compile(
     r"|authentication failed|no password|password mismatch)", re.I)
 _APACHE_DENIED = re.compile(r"client denied by server configuration", re.I)
 _APACHE_TLS = re.compile(r"Hostname \S+ provided via SNI|No hostname was provided via SNI", re.I)
+_APACHE_MISSING = re.compile(r"(?:File does not exist: (\S+)|script not found or unable to stat: (\S+)|script '([^']+)' not found"
+                             r" or unable to stat)")
+_APACHE_OVERFLOW = re.compile(r"(?:Invalid URI in request|request failed: (?:URI too long|error reading the headers)"
+                              r"|request failed: erroneous characters after protocol string)")
+_APACHE_SHELLSHOCK = re.compile(r"/bin/(?:ba)?sh: (?:warning: \S+: ignoring function definition attempt|error importing "
+                                r"function definition for)")
 
 
 def apache_error_message(msg: str, ev: Event, st: ParseState | None = None) -> None:
@@ -200,6 +206,14 @@ def apache_error_message(msg: str, ev: Event, st: ParseState | None = None) -> N
     elif _APACHE_TLS.match(rest):
         ev.update({"event.category": "network", "event.type": "denied", "event.outcome": "failure",
                    "event.action": "tls_probe"})
+    elif m := _APACHE_MISSING.match(rest):  # the access log's 404, with the file the request mapped to
+        ev.update({"event.outcome": "failure", "event.action": "file_not_found", "http.response.status_code": 404,
+                   "file.path": m.group(1) or m.group(2) or m.group(3)})
+    elif _APACHE_OVERFLOW.match(rest):
+        ev.update({"event.type": "denied", "event.outcome": "failure", "event.action": "malformed_request"})
+    elif _APACHE_SHELLSHOCK.search(rest):
+        ev.update({"event.category": "intrusion_detection", "event.type": "denied", "event.outcome": "failure",
+                   "event.action": "shellshock"})
     else:  # an application writing through Apache's error log; the client is Apache's [client] tag
         from garrison.parse import services
 
@@ -207,6 +221,11 @@ def apache_error_message(msg: str, ev: Event, st: ParseState | None = None) -> N
 
 
 _NGINX_ERROR = re.compile(r"(\d{4})/(\d\d)/(\d\d) (\d\d:\d\d:\d\d) \[(\w+)\] (\d+)#\d+: (.*)", re.S)
+_NGINX_REQUEST = re.compile(r', request: "([A-Z]+) (\S+)(?: HTTP/[\d.]+)?"')
+# a request for a file that isn't there (nginx's 404), one a rule forbids, one over the rate limit
+_NGINX_ABUSE = re.compile(r'(?P<file_not_found>open\(\) "[^"]*" failed \(2: No such file or directory\)|"[^"]*" is not found \(2: '
+                          r'No such file or directory\))|(?P<access_forbidden>access forbidden by rule|directory index of "[^"]*" '
+                          r'is forbidden)|(?P<rate_limited>limiting (?:requests|connections), excess)')
 
 
 def parse_nginx_error(text: str, st: ParseState) -> Event:
@@ -222,6 +241,16 @@ def parse_nginx_error(text: str, st: ParseState) -> Event:
         ev["source.ip"] = ip
     if re.match(r"\*\d+ (?:\[client [^\]]*\] )?ModSecurity: ", msg):  # ModSecurity v3 in nginx
         waf.waf_message(msg, ev, st)
+        return ev
+    rm = _NGINX_REQUEST.search(msg)
+    if rm:
+        ev.update({"http.request.method": rm.group(1), "url.original": rm.group(2), "url.path": rm.group(2).split("?", 1)[0]})
+    if am := _NGINX_ABUSE.search(msg):
+        action = next(k for k, v in am.groupdict().items() if v)
+        ev.update({"event.outcome": "failure", "event.action": action,
+                   "http.response.status_code": {"file_not_found": 404, "access_forbidden": 403, "rate_limited": 503}[action]})
+        if action != "file_not_found":
+            ev["event.type"] = "denied"
         return ev
     um = re.search(r'user "([^"]*)"', msg)
     if um and ("was not found" in msg or "password mismatch" in msg):
@@ -309,3 +338,40 @@ def decode_url(value: str) -> str:
     """Percent-decode twice (double-encoding is a common evasion)."""
     once = unquote(value)
     return unquote(once) if "%" in once else once
+
+
+# Squid's native access log: time elapsed client action/code size method URL ident hierarchy/peer type
+SQUID = re.compile(r"(\d{9,10}\.\d{3})\s+(\d+)\s+(\S+)\s+([A-Z_]+)/(\d{3})\s+(\d+)\s+([A-Z]+|-)\s+(\S+)\s+(\S+)\s+"
+                   r"([A-Z_]+)/(\S+)(?:\s+(\S+))?")
+
+
+def parse_squid(text: str, st: ParseState) -> Event:
+    m = SQUID.match(text)
+    if not m:
+        raise ParseError("not a Squid access log line")
+    ts, elapsed, client, action, code, size, method, url, ident, _hier, peer, ctype = m.groups()
+    status = int(code)
+    ev: Event = {"event.original": text, "event.kind": "event", "event.dataset": "web.proxy", "event.category": "web",
+                 "event.type": "access", "event.action": action.lower(), "@timestamp": int(float(ts) * 1_000_000),
+                 "event.duration": int(elapsed) * 1_000_000, "http.response.status_code": status,
+                 "http.response.bytes": int(size), "url.original": url, "observer.type": "proxy", "observer.product": "squid"}
+    if ip := clean_ip(client):
+        ev["source.ip"] = ip
+    if method != "-":
+        ev["http.request.method"] = method
+    if ident != "-":
+        ev["user.name"] = ident
+    if peer != "-" and (pip := clean_ip(peer)):
+        ev["destination.ip"] = pip
+    if ctype and ctype != "-":
+        ev["http.response.mime_type"] = ctype
+    host = re.match(r"(?:\w+://)?([^/:?#]+)", url)
+    if host and (url.startswith(("http://", "https://", "ftp://")) or method == "CONNECT" and re.fullmatch(r"[^/:]+:\d+", url)):
+        ev["url.domain"] = host.group(1)
+    if "DENIED" in action or status in (403, 405, 407):
+        ev.update({"event.type": "denied", "event.outcome": "failure"})
+    elif status < 400:
+        ev["event.outcome"] = "success"
+    else:
+        ev["event.outcome"] = "failure"
+    return ev

@@ -85,3 +85,21 @@ def test_credential_stuffing_many_addresses_many_unknown_accounts():
     titles = Counter(d.rule_title for d in _run(_engine(), one))
     assert not any(t.startswith("Credential stuffing") for t in titles)
     assert titles["User enumeration - one source tries many accounts that don't exist"] >= 1
+
+
+def test_refusals_of_mail_and_other_servers_are_attempts_of_their_kind():
+    """Mail rejects and probes, DNS refusals and scan-detector reports from fail2ban's labelled lines become
+    informational attempts in the report's categories: a mail attack is of the phishing kind, a probe a scan."""
+    from garrison.model.detection import attempt_blocked, attempt_category
+
+    lines = {"postfix": "NOQUEUE: reject: RCPT", "named-refused": "denied", "scanlogd": "ports",
+             "sendmail-reject": "reject=5"}
+    records = []
+    for name, marker in lines.items():
+        text = (DATA / "fail2ban/logs" / name).read_text(errors="replace").splitlines()
+        records += [RawRecord(text=x, source=name) for x in text if marker in x and not x.startswith("#")][:3]
+    dets = _run(_engine(), records)
+    kinds = Counter((d.rule_title, attempt_category(d)) for d in dets if d.level == "informational")
+    assert kinds[("Mail server refused a sender", "phishing")] >= 6
+    assert kinds[("Probe refused by a server", "scan")] >= 6
+    assert all(attempt_blocked(d) for d in dets if d.rule_title in ("Mail server refused a sender", "Probe refused by a server"))

@@ -125,3 +125,32 @@ def test_application_log_stamps_give_the_event_time():
     ])
     got = [datetime.fromtimestamp(e["@timestamp"] / 1e6, timezone.utc).isoformat() for e in events]
     assert got == ["2013-10-06T15:50:41+00:00", "2014-07-02T00:17:45+00:00", "2024-08-30T18:11:22.129000+00:00"]
+
+
+def test_refused_probes_of_other_servers():
+    """DNS, scan detectors, mail refusals, fail2ban's own bans, Squid, and web servers' 404s and rate limits in
+    their error logs: attempts of their kinds, with the client's address."""
+    events, errors = parse_lines([
+        "Jul 24 14:16:55 ns1 named[3935]: client 203.0.113.60#4795: query 'example.org/NS/IN' denied",
+        "Mar  5 21:44:43 srv scanlogd: 203.0.113.61 to 192.0.2.1 ports 80, 81, 83, 88, ..., f????uxy, TOS 00 @20:44:43",
+        "Feb 25 03:01:10 mx sm-mta[27713]: s1P819mk027713: ruleset=check_rcpt, arg1=<a@example.ru>, "
+        "relay=host.example.ru [203.0.113.62], reject=550 5.7.1 <a@example.ru>... Relaying denied",
+        "Sep 16 00:44:55 gw fail2ban.actions: NOTICE [sshd] Ban 203.0.113.63",
+        "1386543323.000      4 203.0.113.64 TCP_DENIED/403 4099 GET http://www.example.de/azenv.php - HIER_NONE/- text/html",
+        '2015/01/21 10:56:10 [error] 2833#0: *16336 open() "/var/www/site/cgi-bin/php4" failed (2: No such file or '
+        'directory), client: 203.0.113.65, server: localhost, request: "GET /cgi-bin/php4 HTTP/1.1", host: "x"',
+        '2015/10/29 20:01:02 [error] 256554#0: *99927 limiting requests, excess: 1.852 by zone "one", client: '
+        '203.0.113.66, server: example.com, request: "POST /index.htm HTTP/1.0", host: "example.com"',
+        "[Mon Dec 23 09:49:10 2013] [error] [client 203.0.113.67] File does not exist: /var/www/phpmyadmin",
+    ])
+    assert not errors
+    got = [(e.get("event.category"), e.get("event.action"), e.get("source.ip")) for e in events]
+    assert got == [("network", "dns_refused", "203.0.113.60"), ("network", "port_scan", "203.0.113.61"),
+                   ("email", "smtp_reject", "203.0.113.62"), ("intrusion_detection", "banned_elsewhere", "203.0.113.63"),
+                   ("web", "tcp_denied", "203.0.113.64"), ("web", "file_not_found", "203.0.113.65"),
+                   ("web", "rate_limited", "203.0.113.66"), ("web", "file_not_found", "203.0.113.67")]
+    assert all(e["event.outcome"] == "failure" for e in events)
+    assert events[5]["url.path"] == "/cgi-bin/php4" and events[4]["url.domain"] == "www.example.de"
+    # fail2ban's recidive jail re-bans offenders already counted
+    (ev,), _ = parse_lines(["Sep 16 00:44:56 gw fail2ban.actions: NOTICE [recidive] Ban 203.0.113.63"])
+    assert ev.get("event.action") != "banned_elsewhere"
