@@ -166,7 +166,7 @@ _APACHE_AUTH = re.compile(
     r"(?:user (?P<user>\S*?):? ?(?:not found|authentication failure|password mismatch|authorization failure)"
     r"|(?:user `?(?P<user2>[^`']*)'? in realm .* not found)"
     r"|client used wrong authentication scheme|Authorization of user (?P<user3>\S+) to access .* failed"
-    r"|invalid nonce|realm mismatch|unknown algorithm|invalid qop|nonce .* (?:expired|stale)|user attempted time travel"
+    r"|invalid nonce (?!\S+ received - hash is not)|realm mismatch|unknown algorithm|invalid qop|nonce .* (?:expired|stale)|user attempted time travel"
     r"|authentication failed|no password|password mismatch)", re.I)
 _APACHE_DENIED = re.compile(r"client denied by server configuration", re.I)
 _APACHE_TLS = re.compile(r"Hostname \S+ provided via SNI|No hostname was provided via SNI", re.I)
