@@ -198,20 +198,15 @@ def classify_auth(msg: str, ev: Event) -> bool:
     was."""
     if _SERVER_SIDE.search(msg):
         return False
-    hits = _CANDIDATES(msg)
-    if hits:
-        for i in sorted(hits):
-            if i < len(_SERVICE):
-                rx, action = _SERVICE[i]
-                m = rx.search(msg)
-                if m:
-                    g = m.groupdict()
-                    return _mark(ev, action, g.get("ip"), g.get("user") or g.get("user2"), g.get("host"))
-                continue
-            rx, action, category = _ABUSE[i - len(_SERVICE)]
-            m = rx.search(msg)
-            if not m:
-                continue
+    for i in sorted(_CANDIDATES(msg)):
+        if i < len(_SERVICE):
+            rx, action = _SERVICE[i]
+            if m := rx.search(msg):
+                g = m.groupdict()
+                return _mark(ev, action, g.get("ip"), g.get("user") or g.get("user2"), g.get("host"))
+            continue
+        rx, action, category = _ABUSE[i - len(_SERVICE)]
+        if m := rx.search(msg):
             ev.update({"event.category": category, "event.type": "denied", "event.outcome": "failure",
                        "event.action": action})
             ip = m.group("ip") or next((x.group("ip") for x in _ANY_IP.finditer(m.group(0))), None)
@@ -229,13 +224,10 @@ def classify_auth(msg: str, ev: Event) -> bool:
 def classify_app_message(msg: str, ev: Event) -> bool:
     """Only a service's own failure phrase, for messages whose client the caller already knows: no address
     is taken from the text, which may hold what the client sent."""
-    for rx, action in _SERVICE:
-        if "ip" in rx.groupindex:
-            continue
-        m = rx.search(msg)
-        if m:
+    for i in sorted(_CANDIDATES(msg)):
+        if i < len(_SERVICE) and "ip" not in (rx := _SERVICE[i][0]).groupindex and (m := rx.search(msg)):
             g = m.groupdict()
-            return _mark(ev, action, None, g.get("user") or g.get("user2"))
+            return _mark(ev, _SERVICE[i][1], None, g.get("user") or g.get("user2"))
     return False
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from garrison.model import Event
 from garrison.parse._state import ParseState
-from garrison.parse._time import iso_us
+from garrison.parse._time import strptime_us
 from garrison.parse._util import clean_ip
 
 _FIELD = re.compile(r'\[(\w+) "((?:[^"\\]|\\.)*)"\]')
@@ -25,6 +25,8 @@ ATTACK_CLASSES = {"attack-sqli": "sqli", "attack-xss": "xss", "attack-lfi": "lfi
                   "attack-injection-php": "php", "attack-injection-java": "java", "attack-protocol": "protocol",
                   "attack-reputation-scanner": "scanner", "attack-disclosure": "disclosure", "attack-fixation": "fixation",
                   "attack-multipart-header": "protocol", "attack-generic": "generic", "attack-injection-generic": "generic"}
+# the classes that make a WAF match an attempt (protocol or disclosure matches alone are not)
+_ATTACKS = {"sqli", "xss", "lfi", "rfi", "rce", "php", "java", "generic", "fixation"}
 _SEVERITY = {"0": "emergency", "1": "alert", "2": "critical", "3": "error", "4": "warning", "5": "notice"}
 
 
@@ -78,8 +80,6 @@ def _transaction(ev: Event, st: ParseState) -> None:
     tx["counted"] = tx["counted"] or countable
     ev["waf.detection_only"] = not st.extra.get("waf_refuses")
 
-
-_ATTACKS = {"sqli", "xss", "lfi", "rfi", "rce", "php", "java", "generic", "fixation"}
 
 
 def _first(fields: dict[str, list[str]], key: str) -> str | None:
@@ -167,16 +167,7 @@ def parse_modsec_audit_json(obj: dict[str, Any], text: str, st: ParseState) -> E
     ev: Event = {"event.original": text}
     parse_modsec_audit(obj, ev)
     stamp = (obj.get("transaction") or {}).get("time_stamp")
-    if isinstance(stamp, str):
-        from datetime import datetime, timezone
-
-        try:
-            ev["@timestamp"] = int(datetime.strptime(stamp, "%a %b %d %H:%M:%S %Y").replace(
-                tzinfo=timezone.utc).timestamp() * 1_000_000)
-        except ValueError:
-            try:
-                ev["@timestamp"] = iso_us(stamp)
-            except ValueError:
-                pass
+    if isinstance(stamp, str) and (us := strptime_us(stamp, "%a %b %d %H:%M:%S %Y", "%Y-%m-%dT%H:%M:%S%z")):
+        ev["@timestamp"] = us
     _transaction(ev, st)
     return ev

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 from garrison.errors import ParseError
 from garrison.model import Event
 from garrison.parse._state import ParseState
-from garrison.parse._time import clf_us, iso_us
+from garrison.parse._time import clf_us, iso_us, strptime_us
 from garrison.parse import waf
 from garrison.parse._util import clean_ip, to_int
 
@@ -185,7 +185,8 @@ def apache_error_message(msg: str, ev: Event, st: ParseState | None = None) -> N
     cm = _APACHE_CLIENT.search(msg)
     if cm and (ip := clean_ip(cm.group(1))):
         ev["source.ip"] = ip
-    if cm and msg[_APACHE_TAGS.match(msg, cm.end()).end():].startswith("ModSecurity:"):  # type: ignore[union-attr]
+    rest = msg[_APACHE_TAGS.match(msg, cm.end()).end():] if cm else ""  # type: ignore[union-attr]
+    if rest.startswith("ModSecurity:"):
         waf.waf_message(msg, ev, st)
         return
     um = re.search(r"(?:Invalid URI in request|request failed: [\w ]+?:?) (\w+) (\S+)(?: HTTP/[\d.]+)?", msg)
@@ -194,7 +195,6 @@ def apache_error_message(msg: str, ev: Event, st: ParseState | None = None) -> N
                    "url.path": um.group(2).split("?", 1)[0], "http.response.status_code": 400})
     if not cm:
         return
-    rest = msg[_APACHE_TAGS.match(msg, cm.end()).end():]  # type: ignore[union-attr]
     if m := _APACHE_AUTH.match(rest):
         user = m.group("user") or m.group("user2") or m.group("user3")
         if user:
@@ -221,6 +221,7 @@ def apache_error_message(msg: str, ev: Event, st: ParseState | None = None) -> N
 
 
 _NGINX_ERROR = re.compile(r"(\d{4})/(\d\d)/(\d\d) (\d\d:\d\d:\d\d) \[(\w+)\] (\d+)#\d+: (.*)", re.S)
+_NGINX_WAF = re.compile(r"\*\d+ (?:\[client [^\]]*\] )?ModSecurity: ")
 _NGINX_REQUEST = re.compile(r', request: "([A-Z]+) (\S+)(?: HTTP/[\d.]+)?"')
 # a request for a file that isn't there (nginx's 404), one a rule forbids, one over the rate limit
 _NGINX_ABUSE = re.compile(r'(?P<file_not_found>open\(\) "[^"]*" failed \(2: No such file or directory\)|"[^"]*" is not found \(2: '
@@ -239,7 +240,7 @@ def parse_nginx_error(text: str, st: ParseState) -> Event:
     cm = re.search(r"client: ([0-9A-Fa-f:.]+)", msg)
     if cm and (ip := clean_ip(cm.group(1))):
         ev["source.ip"] = ip
-    if re.match(r"\*\d+ (?:\[client [^\]]*\] )?ModSecurity: ", msg):  # ModSecurity v3 in nginx
+    if _NGINX_WAF.match(msg):  # ModSecurity v3 in nginx
         waf.waf_message(msg, ev, st)
         return ev
     rm = _NGINX_REQUEST.search(msg)
@@ -291,24 +292,13 @@ _STAMP_FORMATS = {
 
 def app_stamp_us(m: re.Match[str]) -> int | None:
     """The time an application-log stamp gives, or None when it can't be read (the caller uses ingest time)."""
-    from datetime import datetime, timezone
-
     for name in ("iso", "isob", "isoc"):
         if v := m.group(name):
-            try:
-                d = datetime.fromisoformat(re.sub(r"\s+", " ", v).replace(",", "."))
-            except ValueError:
-                return None
-            return int((d if d.tzinfo else d.replace(tzinfo=timezone.utc)).timestamp() * 1_000_000)
+            return strptime_us(v.replace(",", ".").replace("T", " "), "%Y-%m-%d %H:%M:%S.%f%z", "%Y-%m-%d %H:%M:%S%z",
+                               "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S")
     for name, fmts in _STAMP_FORMATS.items():
         if v := m.group(name):
-            v = re.sub(r"\s+", " ", v)
-            for fmt in fmts:
-                try:
-                    d = datetime.strptime(v, fmt)
-                except ValueError:
-                    continue
-                return int((d if d.tzinfo else d.replace(tzinfo=timezone.utc)).timestamp() * 1_000_000)
+            return strptime_us(v, *fmts)
     return None
 
 
