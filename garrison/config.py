@@ -22,6 +22,7 @@ class StoreConfig:
     compression_level: int = 9  # zstd level when a day's parts are compacted: small
     flush_seconds: float = 1.0  # how often the live pipeline commits a batch
     batch_events: int = 50_000
+    quarantine_raw_bytes: int = 64 * 1024  # text kept per quarantined record (with its length and SHA-256)
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,17 @@ class IngestConfig:
     tls_key: str | None = None
     http: str = "127.0.0.1:8080"
     max_line_bytes: int = 256 * 1024
-    max_body_bytes: int = 64 * 1024 * 1024
+    max_body_bytes: int = 16 * 1024 * 1024  # one HTTP/HEC request body
+    max_event_bytes: int = 1024 * 1024  # one HEC event (max_line_bytes bounds a line)
+    min_free_bytes: int = 256 * 1024 * 1024  # below this free on the data disk, ingest answers 503
+    min_year: int = 1970  # event times outside these years are quarantined
+    max_year: int = 2100
+    max_depth: int = 32  # nesting of objects and lists inside one field
+    max_syslog_connections: int = 512  # syslog TCP/TLS connections at once
+    header_timeout: float = 10.0  # seconds a client may take to send request headers
+    body_timeout: float = 60.0  # seconds a client may take to send a body
+    max_decompressed_bytes: int = 16 * 1024**3  # one .gz file or zip member, decompressed
+    max_compression_ratio: int = 1000  # decompressed/compressed beyond this is a bomb
 
 
 @dataclass(frozen=True)
@@ -140,6 +151,18 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class ServiceConfig:
+    """How ``garrison serve`` supervises its components and judges its own health."""
+
+    max_lag_seconds: float = 120.0  # /healthz answers 503 when the oldest unprocessed record waited longer
+    watchdog_seconds: float = 600.0  # a processor stuck this long on one batch: the server exits (non-zero)
+    max_restarts: int = 5  # restarts of one component within restart_window_seconds before the server exits
+    restart_window_seconds: float = 600.0
+    maintenance_seconds: float = 3600.0
+    commit_retry_max_seconds: float = 30.0  # backoff ceiling for a commit that fails (disk full, read-only)
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: str = "./garrison-data"
     organization: str = "default"
@@ -154,6 +177,7 @@ class Config:
     triage: TriageSettings = field(default_factory=TriageSettings)
     report: ReportConfig = field(default_factory=ReportConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
 
     @property
     def data_path(self) -> Path:

@@ -6,6 +6,7 @@
     │   └── ParseError     no parser accepted the record, or the chosen one refused it
     ├── QueryError         a malformed search query; carries the column position
     ├── StoreError         the event store or state database failed
+    │   └── Unavailable    cannot keep input right now (disk full, read-only): answer 503, retry later
     └── AuthError          missing or wrong credentials
 
 Library exceptions are translated at the boundary with ``raise ... from``.
@@ -65,5 +66,19 @@ class StoreError(GarrisonError):
     pass
 
 
+class Unavailable(StoreError):
+    """Input cannot be kept now; nothing of it was kept. ``retry_after`` in seconds."""
+
+    def __init__(self, reason: str, retry_after: int = 5):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
 class AuthError(GarrisonError):
     pass
+
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    """The one JSON error envelope of Garrison's own API: ``{"error": {"code", "message"}}``."""
+    return {"error": {"code": code, "message": message}}

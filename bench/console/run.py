@@ -82,7 +82,8 @@ def main() -> None:
             url = f"http://127.0.0.1:{port}"
             wait_ready(url, 120)
             c = httpx.Client(base_url=url, timeout=60)
-            c.post("/console/login", data={"username": "bench", "password": PW, "next": "/console/"})
+            c.post("/console/login", data={"username": "bench", "password": PW, "next": "/console/"},
+                   headers={"Origin": url})
             incs = re.findall(r'href="/console/incidents/(\d+)"', c.get("/console/incidents").text)
             pages = ["/healthz", "/console/", "/console/?range=7d", "/console/?range=30d", "/console/?range=12m",
                      "/console/incidents", f"/console/incidents/{incs[0] if incs else 1}",

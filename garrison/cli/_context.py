@@ -24,8 +24,9 @@ class Context:
 
     @cached_property
     def store(self) -> EventStore:
-        return EventStore(self.config.data_path, self.engine, self.config.store.compression_level,
-                          self.config.store.write_compression_level)
+        s = self.config.store
+        return EventStore(self.config.data_path, self.engine, s.compression_level, s.write_compression_level,
+                          s.quarantine_raw_bytes)
 
 
 console = Console(stderr=True)

@@ -29,11 +29,12 @@ def rules() -> None:
 @rules.command("install")
 @click.argument("source")
 @click.option("--name", help="Rule set name (default: the archive's file name).")
+@click.option("--sha256", help="The archive's expected SHA-256 (from a URL, else the one published as URL.sha256).")
 @pass_ctx
-def install_cmd(ctx: Context, source: str, name: str | None) -> None:
-    """Install a SigmaHQ release package (zip) from a file or an http(s) URL."""
+def install_cmd(ctx: Context, source: str, name: str | None, sha256: str | None) -> None:
+    """Install a SigmaHQ release package (zip) from a file or an http(s) URL; a URL's checksum is verified."""
     try:
-        s = install(ctx.engine, ctx.config.data_path, source, name)
+        s = install(ctx.engine, ctx.config.data_path, source, name, sha256)
     except GarrisonError as e:
         raise click.ClickException(str(e)) from e
     rs = load_rules([s.path])

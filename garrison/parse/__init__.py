@@ -92,9 +92,28 @@ def classify_json(obj: dict[str, Any]) -> str:
     return windows.classify(obj) or microsoft.classify(obj) or network.classify(obj) or waf.classify(obj) or "generic_json"
 
 
+# Keys that hold exactly one network address in the JSON formats Garrison reads (Suricata, Zeek,
+# Entra ID, Microsoft 365, ECS, Windows). Others (Zeek's san.ip, ECS related.ip) are lists by design.
+_SINGLE_ADDRESS = frozenset(("src_ip", "dest_ip", "id.orig_h", "id.resp_h", "ipAddress", "ClientIP", "ClientIPAddress",
+                             "IpAddress", "ip", "client_ip", "remote_ip", "src", "dst"))
+
+
+def _check_addresses(obj: dict[str, Any], path: str = "", depth: int = 0) -> None:
+    """An address given as a list or an object is hostile or broken input: refuse the record, naming the field."""
+    for k, v in obj.items():
+        if isinstance(v, dict):
+            if k in _SINGLE_ADDRESS:
+                raise ParseError(f"{path}{k}: expected an address, got an object")
+            if depth < 3:
+                _check_addresses(v, f"{path}{k}.", depth + 1)
+        elif isinstance(v, list) and k in _SINGLE_ADDRESS and not path.startswith(("host.", "related.", "observer.")):
+            raise ParseError(f"{path}{k}: expected an address, got a list")
+
+
 def _parse_json(obj: Any, text: str, fmt: str, st: ParseState) -> Event:
     if not isinstance(obj, dict):
         raise ParseError(f"JSON value is a {type(obj).__name__}, expected an object")
+    _check_addresses(obj)
     name = classify_json(obj) if fmt == "json" else fmt
     try:
         return JSON_PARSERS[name](obj, text, st)

@@ -16,6 +16,8 @@ from garrison.model import Event, RawRecord, Reject
 from garrison.model.batch import Batch
 from garrison.parse import ParseState, parse_record
 from garrison.parse._time import any_us
+from garrison.model.bounds import Bounds, OutOfBounds, check_event
+from garrison.pipeline.guard import StageFailures, describe, run_stage, to_reject
 
 # A later stage (detect, triage, respond) sees each batch of parsed, enriched events and adds
 # what it finds (detections, decisions) to the batch.
@@ -34,6 +36,7 @@ class Counters:
     warnings: Counter[str] = field(default_factory=Counter)
     by_dataset: Counter[str] = field(default_factory=Counter)
     reject_reasons: Counter[str] = field(default_factory=Counter)
+    crashes: Counter[str] = field(default_factory=Counter)  # records a parser or enricher raised on
 
 
 @dataclass
@@ -44,6 +47,8 @@ class Pipeline:
     stages: list[Stage] = field(default_factory=list)
     assets: AssetMap = field(default_factory=AssetMap)
     counters: Counters = field(default_factory=Counters)
+    failures: StageFailures = field(default_factory=StageFailures)
+    bounds: Bounds = field(default_factory=Bounds)
     _states: dict[str, ParseState] = field(default_factory=dict)
 
     def state_for(self, rec: RawRecord, forced_format: str | None = None) -> ParseState:
@@ -67,67 +72,93 @@ class Pipeline:
         events: list[Event] = []
         rejects: list[Reject] = []
         c = self.counters
-        org_default = self.config.organization
         for rec in records:
             c.received += 1
             if isinstance(rec, Reject):
                 rejects.append(rec)
                 continue
-            if rec.meta.get("too_long"):
-                rejects.append(Reject(rec.source, rec.meta["too_long"], rec.text or "", rec.position, rec.offset, rec.format))
+            refused = rec.meta.get("too_long") or rec.meta.get("reject")  # the source already knew it can't be used
+            if refused:
+                rejects.append(Reject(rec.source, str(refused), rec.text or "", rec.position, rec.offset, rec.format))
                 continue
-            st = self.state_for(rec, forced_format)
             try:
-                ev = parse_record(rec, st)
-            except ParseError as e:
-                rejects.append(Reject(rec.source, e.reason, rec.text or "", rec.position, rec.offset, rec.format or st.format))
+                ev = self._parse(rec, forced_format)
+            except (ParseError, OutOfBounds) as e:
+                rejects.append(Reject(rec.source, getattr(e, "reason", None) or str(e), rec.text or "", rec.position,
+                                      rec.offset, rec.format))
+                continue
+            except Exception as e:  # noqa: BLE001 - a parser bug on one hostile record is that record's fault
+                c.crashes["parse"] += 1
+                rejects.append(Reject(rec.source, f"the parser failed on this record: {describe(e)}",
+                                      rec.text or "", rec.position, rec.offset, rec.format))
                 continue
             if ev is None:
                 c.skipped += 1
                 continue
-            meta = rec.meta
-            if meta:
-                if "invalid_utf8" in meta:
-                    ev["garrison.warnings"] = [meta["invalid_utf8"]]
-                    c.warnings["invalid_utf8"] += 1
-                ev["input.type"] = meta.get("input", "file")
-                ev["organization.id"] = meta.get("org", org_default)
-                if "@timestamp" not in ev and meta.get("time") is not None:
-                    try:
-                        ev["@timestamp"] = any_us(meta["time"])
-                    except (TypeError, ValueError):
-                        pass
-                if meta.get("host") and "host.name" not in ev:
-                    ev["host.name"] = meta["host"]
-                if meta.get("peer"):
-                    ev["observer.ip"] = meta["peer"]
-            else:
-                ev["input.type"] = "file"
-                ev["organization.id"] = org_default
-            ev["log.file.path"] = rec.source
-            if rec.offset is not None:
-                ev["log.offset"] = rec.offset
-            if rec.position is not None:
-                ev["log.file.line"] = rec.position
             events.append(ev)
-        if self.geo is not None:
-            for ev in events:
-                self.geo.enrich(ev)
-        if self.inventory.own or self.inventory.partners or self.inventory.hosts or self.inventory.users:
-            for ev in events:
-                self.inventory.enrich(ev)
-                self.assets.enrich(ev)
+        events = self._enrich(events, rejects)
         batch = Batch(events, rejects)
         for stage in self.stages:
-            stage(batch)
-        c.events += len(events)
-        c.rejected += len(rejects)
-        for ev in events:
+            run_stage(stage, batch, self.failures)
+        c.events += len(batch.events)
+        c.rejected += len(batch.rejects)
+        for ev in batch.events:
             c.by_dataset[ev.get("event.dataset", "unknown")] += 1
-        for r in rejects:
+        for r in batch.rejects:
             c.reject_reasons[_reason_class(r.reason)] += 1
         c.detections += len(batch.detections)
         return batch
+
+    def _parse(self, rec: RawRecord, forced_format: str | None) -> Event | None:
+        st = self.state_for(rec, forced_format)
+        ev = parse_record(rec, st)
+        if ev is None:
+            return None
+        meta = rec.meta
+        if meta:
+            if "invalid_utf8" in meta:
+                ev["garrison.warnings"] = [meta["invalid_utf8"]]
+                self.counters.warnings["invalid_utf8"] += 1
+            ev["input.type"] = str(meta.get("input", "file"))
+            ev["organization.id"] = str(meta.get("org", self.config.organization))
+            if "@timestamp" not in ev and meta.get("time") is not None:
+                try:
+                    ev["@timestamp"] = any_us(meta["time"])
+                except (TypeError, ValueError, OverflowError) as e:
+                    raise OutOfBounds(f"time {str(meta['time'])[:40]!r} given with the record is not a time: {e}") from e
+            if meta.get("host") and "host.name" not in ev:
+                ev["host.name"] = meta["host"]
+            if meta.get("peer"):
+                ev["observer.ip"] = meta["peer"]
+        else:
+            ev["input.type"] = "file"
+            ev["organization.id"] = self.config.organization
+        ev["log.file.path"] = rec.source
+        if rec.offset is not None:
+            ev["log.offset"] = rec.offset
+        if rec.position is not None:
+            ev["log.file.line"] = rec.position
+        check_event(ev, self.bounds)
+        return ev
+
+    def _enrich(self, events: list[Event], rejects: list[Reject]) -> list[Event]:
+        inventory = self.inventory.own or self.inventory.partners or self.inventory.hosts or self.inventory.users
+        if self.geo is None and not inventory:
+            return events
+        kept = []
+        for ev in events:
+            try:
+                if self.geo is not None:
+                    self.geo.enrich(ev)
+                if inventory:
+                    self.inventory.enrich(ev)
+                    self.assets.enrich(ev)
+            except Exception as e:  # noqa: BLE001
+                self.counters.crashes["enrich"] += 1
+                rejects.append(to_reject(ev, f"enrichment failed on this event: {describe(e)}"))
+                continue
+            kept.append(ev)
+        return kept
 
 
 def _reason_class(reason: str) -> str:
@@ -139,7 +170,9 @@ def _reason_class(reason: str) -> str:
 def build_pipeline(config: Config, stages: list[Stage] | None = None) -> Pipeline:
     """Parse and enrich only; ``garrison.pipeline.runner.build_live_pipeline`` adds detection."""
     geo = GeoLookup(config.enrich) if (config.enrich.geoip or config.enrich.maxmind_country) else None
-    return Pipeline(config=config, geo=geo, inventory=load_inventory(config.enrich.inventory), stages=stages or [])
+    i = config.ingest
+    return Pipeline(config=config, geo=geo, inventory=load_inventory(config.enrich.inventory), stages=stages or [],
+                    bounds=Bounds(i.min_year, i.max_year, i.max_depth))
 
 
 def now_us() -> int:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from garrison.model import RawRecord, Reject
 from garrison.model.batch import Batch
@@ -18,9 +15,8 @@ from sqlalchemy import Engine
 
 from garrison.config import Config
 from garrison.pipeline.pipeline import Pipeline, build_pipeline
-from garrison.sources.files import expand, read_file
+from garrison.sources.files import Limits, expand, read_file
 from garrison.store.events import EventStore
-from garrison.store.wal import Wal
 
 log = logging.getLogger("garrison.pipeline")
 
@@ -44,13 +40,22 @@ def _batches(items: Iterable[RawRecord | Reject], size: int) -> Iterator[list[Ra
         yield batch
 
 
-def commit_batch(store: EventStore, b: Batch) -> Batch:
+def commit_batch(store: EventStore, b: Batch, wal_offset: int | None = None) -> Batch:
     """Store a processed batch in one transaction, then run what waits for it to be durable."""
-    store.commit(b.events, b.rejects, detections=b.detections, decisions=b.decisions, in_commit=b.in_commit,
-                 suppressed=b.suppressed)
+    store.commit(b.events, b.rejects, wal_offset=wal_offset, detections=b.detections, decisions=b.decisions,
+                 in_commit=b.in_commit, suppressed=b.suppressed)
     for fn in b.after_commit:
-        fn()
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - a notice that fails must not undo or repeat a durable commit
+            log.exception("after-commit action failed")
     return b
+
+
+def run_batch(pipeline: Pipeline, store: EventStore, records: list[RawRecord | Reject],
+              forced_format: str | None = None, wal_offset: int | None = None) -> Batch:
+    """Process one batch of records and commit it: import, replay and the live loop all come through here."""
+    return commit_batch(store, pipeline.process(records, forced_format=forced_format), wal_offset)
 
 
 def import_paths(pipeline: Pipeline, store: EventStore, paths: Iterable[str | Path], fmt: str | None = None,
@@ -62,12 +67,13 @@ def import_paths(pipeline: Pipeline, store: EventStore, paths: Iterable[str | Pa
     t0 = time.perf_counter()
     files = expand(paths)
     ev_total = rej_total = 0
-    max_line = pipeline.config.ingest.max_line_bytes
+    i = pipeline.config.ingest
+    limits = Limits(i.max_line_bytes, i.max_decompressed_bytes, i.max_compression_ratio)
     for f in files:
         done_bytes = 0
         size = f.stat().st_size if f.exists() else 0
-        for batch in _batches(read_file(f, fmt, max_line), batch_size):
-            b = commit_batch(store, pipeline.process(batch, forced_format=fmt if fmt != "evtx" else None))
+        for batch in _batches(read_file(f, fmt, limits=limits), batch_size):
+            b = run_batch(pipeline, store, batch, fmt if fmt != "evtx" else None)
             ev_total += len(b.events)
             rej_total += len(b.rejects)
             if progress:
@@ -92,7 +98,7 @@ def import_simulated(pipeline: Pipeline, store: EventStore, folder: str | Path,
 
     def flush() -> None:
         nonlocal ev_total, rej_total
-        b = commit_batch(store, pipeline.process(pending))
+        b = run_batch(pipeline, store, pending)
         ev_total += len(b.events)
         rej_total += len(b.rejects)
         if progress:
@@ -146,83 +152,3 @@ def build_live_pipeline(config: Config, db: Engine, notifier: Any = None) -> Pip
     model, triage = from_settings(config.triage)
     pipeline.stages.append(TriageStage(model, triage, announce=notifier))  # new high and critical incidents are announced
     return pipeline
-
-
-def record_to_wal(rec: RawRecord) -> bytes:
-    d: dict[str, Any] = {"s": rec.source}
-    if rec.text is not None:
-        d["t"] = rec.text
-    if rec.obj is not None:
-        d["o"] = rec.obj
-    if rec.format:
-        d["f"] = rec.format
-    if rec.position is not None:
-        d["p"] = rec.position
-    if rec.meta:
-        d["m"] = rec.meta
-    return orjson.dumps(d)
-
-
-def record_from_wal(payload: bytes) -> RawRecord:
-    d = orjson.loads(payload)
-    return RawRecord(text=d.get("t"), obj=d.get("o"), source=d["s"], position=d.get("p"), format=d.get("f"),
-                     meta=d.get("m") or {})
-
-
-class LiveProcessor(threading.Thread):
-    """Tails the WAL from the last committed offset and commits batches to the store.
-
-    The same loop replays after a crash and processes live data: there is one code path.
-    """
-
-    def __init__(self, pipeline: Pipeline, store: EventStore, wal: Wal, flush_seconds: float = 1.0,
-                 batch_events: int = 20_000):
-        super().__init__(name="garrison-processor", daemon=True)
-        self.pipeline, self.store, self.wal = pipeline, store, wal
-        self.flush_seconds = flush_seconds
-        self.batch_events = batch_events
-        _, off, _ = store.last_commit()
-        self.offset = off or 0
-        self._stop = threading.Event()
-        self.error: BaseException | None = None
-        self.commits = 0
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                limit = self.wal.wait(self.offset, timeout=self.flush_seconds)
-                if limit > self.offset:
-                    self.step(limit)
-                else:
-                    time.sleep(0.01)
-            self.step(self.wal.synced)
-        except BaseException as e:  # surfaced by serve, which stops on it
-            log.exception("processor failed")
-            self.error = e
-
-    def step(self, limit: int) -> int:
-        """Process up to one batch of durable WAL records; returns how many."""
-        if limit <= self.offset:
-            return 0
-        records: list[RawRecord | Reject] = []
-        end = self.offset
-        for payload, after in self.wal.read(self.offset, limit, self.batch_events):
-            try:
-                records.append(record_from_wal(payload))
-            except (orjson.JSONDecodeError, KeyError) as e:
-                records.append(Reject("wal", f"unreadable WAL record: {e}", payload[:4096].decode("utf-8", "replace")))
-            end = after
-        if end == self.offset:
-            return 0
-        b = self.pipeline.process(records)
-        self.store.commit(b.events, b.rejects, wal_offset=end, detections=b.detections, decisions=b.decisions,
-                          in_commit=b.in_commit, suppressed=b.suppressed)
-        for fn in b.after_commit:
-            fn()
-        self.offset = end
-        self.commits += 1
-        self.wal.truncate_before(end)
-        return len(records)

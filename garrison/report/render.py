@@ -28,7 +28,19 @@ from garrison.store import state as S
 FORMATS = ("html", "pdf", "md")
 _env = Environment(loader=PackageLoader("garrison.report", "templates"), autoescape=select_autoescape(["html", "j2"]),
                    trim_blocks=False, lstrip_blocks=False)
-_md_env = Environment(loader=PackageLoader("garrison.report", "templates"), autoescape=False)
+
+
+def md_escape(value: Any) -> Any:
+    """Every value the Markdown template writes: no HTML (a viewer would render it), no table or link syntax."""
+    if not isinstance(value, str):
+        return value
+    out = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for ch in "\\|[]`":
+        out = out.replace(ch, "\\" + ch)
+    return out.replace("\r", " ").replace("\n", " ")
+
+
+_md_env = Environment(loader=PackageLoader("garrison.report", "templates"), autoescape=False, finalize=md_escape)
 
 
 @dataclass(frozen=True)

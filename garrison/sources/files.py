@@ -6,10 +6,11 @@ that can't be read: an over-long line, a truncated .gz, a corrupt EVTX chunk.
 
 from __future__ import annotations
 
-import os
 import zipfile
 import zlib
+import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -18,6 +19,7 @@ from garrison.sources._text import decode, json_values, too_long
 
 DEFAULT_MAX_LINE = 256 * 1024
 _CHUNK = 1 << 20
+_HEAD_KEPT = 64 * 1024  # of a line too long to keep: what the quarantine shows
 
 
 def expand(paths: Iterable[str | Path]) -> list[Path]:
@@ -44,22 +46,47 @@ def _plain_chunks(stream: IO[bytes]) -> Iterator[bytes]:
         yield chunk
 
 
-def _gunzip_chunks(stream: IO[bytes]) -> Iterator[bytes]:
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what a file may expand to; each refusal is a Reject that names the setting."""
+
+    max_line: int = DEFAULT_MAX_LINE
+    max_decompressed: int = 16 * 1024**3  # ingest.max_decompressed_bytes
+    max_ratio: int = 1000  # ingest.max_compression_ratio
+
+
+class TooLarge(Exception):
+    pass
+
+
+def _bomb_check(out_total: int, in_total: int, limits: Limits) -> None:
+    if out_total > limits.max_decompressed:
+        raise TooLarge(f"decompressed size passed {limits.max_decompressed:,} bytes (ingest.max_decompressed_bytes)")
+    if out_total > 64 * 1024 * 1024 and out_total > limits.max_ratio * max(in_total, 1):
+        raise TooLarge(f"expands more than {limits.max_ratio}:1 (ingest.max_compression_ratio): a decompression bomb")
+
+
+def _gunzip_chunks(stream: IO[bytes], limits: Limits = Limits()) -> Iterator[bytes]:
     """Decompress incrementally so that a truncated file still yields all it holds, then says so."""
     d = zlib.decompressobj(wbits=31)
+    in_total = out_total = 0
     while raw := stream.read(_CHUNK):
+        in_total += len(raw)
         while raw:
             try:
-                out = d.decompress(raw)
+                out = d.decompress(raw, _CHUNK)
             except zlib.error as e:
                 raise Truncated(f"corrupt gzip data: {e}") from e
+            raw = d.unconsumed_tail
             if out:
+                out_total += len(out)
+                _bomb_check(out_total, in_total, limits)
                 yield out
+            if raw:
+                continue
             if d.eof and d.unused_data:  # next member of a multi-member gzip
                 raw = d.unused_data
                 d = zlib.decompressobj(wbits=31)
-            else:
-                raw = b""
     tail = d.flush()
     if tail:
         yield tail
@@ -75,9 +102,13 @@ def _lines(chunks: Iterator[bytes], source: str, fmt: str | None, max_line: int)
     offset = 0
     lineno = 0
     buf = b""
+    skipping, head, skipped = False, b"", 0
     while True:
         try:
             chunk = next(chunks, b"")
+        except TooLarge as e:
+            yield Reject(source, f"stopped reading after byte {offset}: {e}", "", lineno + 1, offset, fmt)
+            return
         except (Truncated, EOFError, OSError, zlib.error, zipfile.BadZipFile) as e:
             if buf:
                 lineno += 1
@@ -88,9 +119,21 @@ def _lines(chunks: Iterator[bytes], source: str, fmt: str | None, max_line: int)
             return
         if not chunk:
             break
+        if skipping:  # inside an over-long line: drop bytes up to its end, keep its head for the quarantine
+            nl = chunk.find(b"\n")
+            skipped += len(chunk) if nl < 0 else nl + 1
+            if nl < 0:
+                continue
+            lineno += 1
+            yield Reject(source, too_long(skipped - 1, max_line), decode(head)[0], lineno, offset, fmt)
+            offset += skipped
+            skipping, chunk = False, chunk[nl + 1:]
         buf += chunk
         cut = buf.rfind(b"\n")
         if cut < 0:
+            if len(buf) > max_line:
+                skipping, head, skipped = True, buf[:_HEAD_KEPT], len(buf)
+                buf = b""
             continue
         block, buf = buf[:cut], buf[cut + 1 :]
         if block.isascii() and len(block) < max_line * 64:
@@ -109,7 +152,9 @@ def _lines(chunks: Iterator[bytes], source: str, fmt: str | None, max_line: int)
                 lineno += 1
                 yield from _emit(raw, source, lineno, offset, fmt, max_line)
                 offset += len(raw) + 1
-    if buf:
+    if skipping:
+        yield Reject(source, too_long(skipped, max_line), decode(head)[0], lineno + 1, offset, fmt)
+    elif buf:
         lineno += 1
         yield from _emit(buf, source, lineno, offset, fmt, max_line)
 
@@ -194,11 +239,38 @@ def _json_documents(data: bytes, source: str) -> Iterator[RawRecord | Reject]:
                      e.lineno, len(text[:e.pos].encode()))
 
 
-def _chunks(f: IO[bytes], name: str) -> Iterator[bytes]:
-    return _gunzip_chunks(f) if name.endswith(".gz") else _plain_chunks(f)
+def _chunks(f: IO[bytes], name: str, limits: Limits) -> Iterator[bytes]:
+    return _gunzip_chunks(f, limits) if name.endswith(".gz") else _plain_chunks(f)
 
 
-def read_file(path: Path, fmt: str | None = None, max_line: int = DEFAULT_MAX_LINE) -> Iterator[RawRecord | Reject]:
+def _zip_member_chunks(raw: IO[bytes], info: zipfile.ZipInfo, limits: Limits) -> Iterator[bytes]:
+    """A zip member's bytes, bounded like a .gz: the declared size is not trusted, the bytes read are counted."""
+    total = 0
+    while chunk := raw.read(_CHUNK):
+        total += len(chunk)
+        _bomb_check(total, info.compress_size, limits)
+        yield chunk
+
+
+def _evtx_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, member: str, limits: Limits) -> Iterator[RawRecord | Reject]:
+    """An .evtx inside a zip: the parser needs a file, so it is copied (bounded) into a private temp folder."""
+    with tempfile.TemporaryDirectory(prefix="garrison-evtx-") as d:  # mode 0700, a fresh name: no symlink to follow
+        tmp = Path(d) / "member.evtx"
+        try:
+            with zf.open(info) as raw, open(tmp, "xb") as out:
+                for chunk in _zip_member_chunks(raw, info, limits):
+                    out.write(chunk)
+        except TooLarge as e:
+            yield Reject(member, f"not read: {e}", "", None, None, "evtx")
+            return
+        for r in _evtx(tmp, member):
+            r.source = member
+            yield r
+
+
+def read_file(path: Path, fmt: str | None = None, max_line: int = DEFAULT_MAX_LINE,
+              limits: Limits | None = None) -> Iterator[RawRecord | Reject]:
+    limits = limits or Limits(max_line=max_line)
     source = str(path)
     name = path.name.lower()
     try:
@@ -217,17 +289,16 @@ def read_file(path: Path, fmt: str | None = None, max_line: int = DEFAULT_MAX_LI
                         continue
                     member = f"{source}!{info.filename}"
                     if info.filename.lower().endswith(".evtx"):
-                        tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"garrison-{os.getpid()}-{Path(info.filename).name}"
-                        tmp.write_bytes(zf.read(info))
-                        try:
-                            for r in _evtx(tmp, member):
-                                r.source = member
-                                yield r
-                        finally:
-                            tmp.unlink(missing_ok=True)
+                        yield from _evtx_member(zf, info, member, limits)
                         continue
-                    with zf.open(info) as raw:
-                        yield from _lines(_chunks(raw, info.filename.lower()), member, fmt, max_line)
+                    try:
+                        with zf.open(info) as raw:
+                            chunks = _zip_member_chunks(raw, info, limits)
+                            if info.filename.lower().endswith(".gz"):
+                                chunks = _gunzip_chunks(_ChunkReader(chunks), limits)
+                            yield from _lines(chunks, member, fmt, max_line)
+                    except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as e:  # encrypted, unsupported
+                        yield Reject(member, f"zip member not readable: {e}", "", None, None, fmt)
         else:
             with open(path, "rb") as f:
                 if not name.endswith(".gz") and fmt in (None, "json", "evtx_json") and path.stat().st_size < MAX_JSON_DOCUMENT \
@@ -236,9 +307,25 @@ def read_file(path: Path, fmt: str | None = None, max_line: int = DEFAULT_MAX_LI
                     yield from _json_documents(f.read(), source)
                     return
                 f.seek(0)
-                yield from _lines(_chunks(f, name), source, fmt, max_line)
+                yield from _lines(_chunks(f, name, limits), source, fmt, max_line)
     except OSError as e:
         yield Reject(source, f"cannot read: {e.strerror or e}", "", None, None, fmt)
+
+
+class _ChunkReader:
+    """A file-like ``read`` over an iterator of chunks (a .gz inside a zip)."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._it, self._buf = chunks, b""
+
+    def read(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            nxt = next(self._it, b"")
+            if not nxt:
+                break
+            self._buf += nxt
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
 
 
 def read_paths(paths: Iterable[str | Path], fmt: str | None = None, max_line: int = DEFAULT_MAX_LINE) -> Iterator[RawRecord | Reject]:

@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
-from garrison.errors import AuthError
+from garrison.errors import AuthError, Unavailable, error_body
 from garrison.model import RawRecord
 from garrison.sources._text import decode, json_values, too_long
 from garrison.sources.tokens import verify_token
@@ -31,15 +31,17 @@ Sink = Callable[[list[RawRecord]], int]
 
 
 def _hec(text: str, code: int, status: int) -> JSONResponse:
+    """HEC's own envelope, which forwarders read (code 9 means: busy, retry)."""
     return JSONResponse({"text": text, "code": code}, status_code=status)
 
 
-
-
-def build_router(engine: Engine, sink: Sink, max_body: int, max_line: int) -> APIRouter:
+def build_router(engine: Engine, sink: Sink, max_body: int, max_line: int, max_event: int | None = None,
+                 max_depth: int = 32) -> APIRouter:
     router = APIRouter()
+    max_event = max_event or max_line
 
     async def _auth(request: Request, scheme: str) -> tuple[str, str]:
+        """Checked before a byte of the body is read."""
         auth = request.headers.get("authorization", "")
         token = None
         for s in (scheme, "Bearer"):
@@ -48,6 +50,9 @@ def build_router(engine: Engine, sink: Sink, max_body: int, max_line: int) -> AP
         return await run_in_threadpool(verify_token, engine, token)
 
     async def _body(request: Request) -> bytes | None:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_body:
+            return None
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
@@ -58,6 +63,17 @@ def build_router(engine: Engine, sink: Sink, max_body: int, max_line: int) -> AP
     async def _store(records: list[RawRecord]) -> None:
         await run_in_threadpool(sink, records)
 
+    def _busy(e: Unavailable, hec: bool) -> JSONResponse:
+        headers = {"Retry-After": str(e.retry_after)}
+        if hec:
+            return JSONResponse({"text": "Server is busy", "code": 9}, status_code=503, headers=headers)
+        return JSONResponse(error_body("unavailable", f"cannot keep records now: {e.reason}; retry later"),
+                            status_code=503, headers=headers)
+
+    def _hec_auth_error(e: AuthError) -> JSONResponse:
+        missing = "missing" in str(e)
+        return _hec("Token is required" if missing else "Invalid token", 2 if missing else 4, 401 if missing else 403)
+
     @router.post("/api/v1/ingest")
     async def ingest_ndjson(request: Request, format: str | None = None, source: str | None = None) -> JSONResponse:
         """NDJSON (or any line format with ?format=): one record per line. ``source`` labels the stream
@@ -65,13 +81,17 @@ def build_router(engine: Engine, sink: Sink, max_body: int, max_line: int) -> AP
         try:
             name, org = await _auth(request, "Bearer")
         except AuthError as e:
-            return JSONResponse({"error": {"code": "unauthorized", "message": str(e)}}, status_code=401)
+            return JSONResponse(error_body("unauthorized", str(e)), status_code=401)
         body = await _body(request)
         if body is None:
-            return JSONResponse({"error": {"code": "too_large", "message": f"body exceeds {max_body} bytes"}}, status_code=413)
+            return JSONResponse(error_body("too_large", f"body exceeds {max_body} bytes (ingest.max_body_bytes)"),
+                                status_code=413)
         label = "".join(ch for ch in (source or "")[:64] if ch.isalnum() or ch in "._-")
         records = _lines(body, f"http:{name}/{label}" if label else f"http:{name}", format, org, "http", max_line)
-        await _store(records)
+        try:
+            await _store(records)
+        except Unavailable as e:
+            return _busy(e, hec=False)
         return JSONResponse({"accepted": len(records)})
 
     @router.get("/services/collector/health")
@@ -86,19 +106,28 @@ def build_router(engine: Engine, sink: Sink, max_body: int, max_line: int) -> AP
         try:
             name, org = await _auth(request, "Splunk")
         except AuthError as e:
-            return _hec("Token is required" if "missing" in str(e) else "Invalid token", 2 if "missing" in str(e) else 4,
-                        401 if "missing" in str(e) else 403)
+            return _hec_auth_error(e)
         body = await _body(request)
         if body is None:
             return _hec("Content too large", 27, 413)
         if not body.strip():
             return _hec("No data", 5, 400)
         try:
-            records = _hec_events(body.decode("utf-8"), f"hec:{name}", org)
+            records = _hec_events(body.decode("utf-8"), f"hec:{name}", org, max_event)
         except (ValueError, UnicodeDecodeError) as e:
+            # HEC's answer (400, code 6: the forwarder must not retry); the refused body is kept in the quarantine
+            kept = RawRecord(text=body[:65536].decode("utf-8", "backslashreplace"), source=f"hec:{name}", position=1,
+                             meta={"org": org, "input": "hec", "reject": f"HEC body refused: {str(e)[:300]}"})
+            try:
+                await _store([kept])
+            except Unavailable as busy:
+                return _busy(busy, hec=True)
             return JSONResponse({"text": "Invalid data format", "code": 6, "invalid-event-number": getattr(e, "index", 0)},
                                 status_code=400)
-        await _store(records)
+        try:
+            await _store(records)
+        except Unavailable as e:
+            return _busy(e, hec=True)
         return _hec("Success", 0, 200)
 
     @router.post("/services/collector/raw")
@@ -106,8 +135,8 @@ def build_router(engine: Engine, sink: Sink, max_body: int, max_line: int) -> AP
     async def hec_raw(request: Request, sourcetype: str | None = None, host: str | None = None) -> JSONResponse:
         try:
             name, org = await _auth(request, "Splunk")
-        except AuthError:
-            return _hec("Invalid token", 4, 403)
+        except AuthError as e:
+            return _hec_auth_error(e)
         body = await _body(request)
         if body is None:
             return _hec("Content too large", 27, 413)
@@ -117,8 +146,11 @@ def build_router(engine: Engine, sink: Sink, max_body: int, max_line: int) -> AP
         records = _lines(body, f"hec:{name}", fmt, org, "hec", max_line)
         if host:
             for r in records:
-                r.meta["host"] = host
-        await _store(records)
+                r.meta["host"] = host[:255]
+        try:
+            await _store(records)
+        except Unavailable as e:
+            return _busy(e, hec=True)
         return _hec("Success", 0, 200)
 
     return router
@@ -147,32 +179,43 @@ class _HecError(ValueError):
         self.index = index
 
 
-def _hec_events(text: str, source: str, org: str) -> list[RawRecord]:
-    """HEC's body: JSON objects one after another, each with an 'event' (string or object)."""
+def _hec_events(text: str, source: str, org: str, max_event: int = 1024 * 1024) -> list[RawRecord]:
+    """HEC's body: JSON objects one after another, each with an 'event' (string or object).
+
+    A malformed body is refused whole (400, code 6) so that the forwarder does not retry it; an event
+    over ``max_event`` bytes is kept as a too-long record for the quarantine."""
     out: list[RawRecord] = []
     n = 0
     values = json_values(text)
     while True:
         try:
-            obj, _ = next(values)
+            obj, start = next(values)
         except StopIteration:
             break
-        except json.JSONDecodeError as e:
-            raise _HecError(f"event {n}: {e}", n) from e
+        except (json.JSONDecodeError, RecursionError) as e:
+            raise _HecError(f"event {n}: {str(e)[:200]}", n) from e
         if not isinstance(obj, dict) or "event" not in obj:
             raise _HecError(f"event {n}: missing 'event'", n)
         ev = obj["event"]
         meta: dict[str, Any] = {"org": org, "input": "hec"}
         for k in ("time", "host", "source", "sourcetype", "index"):
-            if obj.get(k) is not None:
-                meta[k] = obj[k]
+            v = obj.get(k)
+            if v is not None:
+                meta[k] = v if isinstance(v, (str, int, float)) and not isinstance(v, bool) else str(v)[:256]
         if isinstance(obj.get("fields"), dict):
             meta["fields"] = obj["fields"]
         fmt = SOURCETYPES.get(str(obj.get("sourcetype", "")).lower())
         n += 1
-        if isinstance(ev, dict):
-            out.append(RawRecord(text=json.dumps(ev, separators=(",", ":")), obj=ev, source=source, position=n,
+        try:
+            ev_text = json.dumps(ev, separators=(",", ":")) if isinstance(ev, dict) else str(ev)
+        except (RecursionError, ValueError) as e:
+            raise _HecError(f"event {n - 1}: {str(e)[:200]}", n - 1) from e
+        if len(ev_text) > max_event:
+            meta["too_long"] = too_long(len(ev_text), max_event, "HEC event") + " (ingest.max_event_bytes)"
+            out.append(RawRecord(text=ev_text[:65536], source=source, position=n, format=fmt, meta=meta))
+        elif isinstance(ev, dict):
+            out.append(RawRecord(text=ev_text, obj=ev, source=source, position=n,
                                  format=fmt if fmt != "json" else None, meta=meta))
         else:
-            out.append(RawRecord(text=str(ev), source=source, position=n, format=fmt, meta=meta))
+            out.append(RawRecord(text=ev_text, source=source, position=n, format=fmt, meta=meta))
     return out

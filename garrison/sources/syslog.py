@@ -11,7 +11,10 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
+from garrison.errors import Unavailable
 from garrison.model import RawRecord
 from garrison.sources._text import decode, too_long
 
@@ -31,18 +34,35 @@ def _record(data: bytes, transport: str, peer: str, n: int, org: str, max_line: 
     return RawRecord(text=text.rstrip("\r\n\x00"), source=f"syslog/{transport}/{peer}", position=n, format="syslog", meta=meta)
 
 
+@dataclass
+class ListenerStats:
+    """Counters of one listener, read by the health page."""
+
+    connections: int = 0  # open now
+    refused_connections: int = 0  # over ingest.max_syslog_connections
+    records: int = 0
+    dropped: int = 0  # UDP datagrams that arrived while the WAL could not take them (UDP can't be told to wait)
+    paused: int = 0  # times a TCP stream was held back while the WAL could not take it
+    last_error: str | None = None
+
+
 class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, sink: Sink, org: str, max_line: int):
-        self.sink, self.org, self.max_line, self.n = sink, org, max_line, 0
+    def __init__(self, sink: Sink, org: str, max_line: int, stats: ListenerStats):
+        self.sink, self.org, self.max_line, self.n, self.stats = sink, org, max_line, 0, stats
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
         data = data.rstrip(b"\r\n\x00")
         if data:
             self.n += 1
-            self.sink([_record(data, "udp", addr[0], self.n, self.org, self.max_line)])
+            try:
+                self.sink([_record(data, "udp", addr[0], self.n, self.org, self.max_line)])
+                self.stats.records += 1
+            except Unavailable as e:
+                self.stats.dropped += 1
+                self.stats.last_error = e.reason
 
 
-def split_frames(buf: bytearray) -> tuple[list[bytes], str | None]:
+def split_frames(buf: bytearray, max_frame: int = MAX_FRAME) -> tuple[list[bytes], str | None]:
     """Take complete frames off the front of ``buf``; return them and an error, if the stream is corrupt.
 
     A frame starting with digits and a space is octet-counted (RFC 6587 3.4.1);
@@ -55,8 +75,8 @@ def split_frames(buf: bytearray) -> tuple[list[bytes], str | None]:
             i += 1
         if 0 < i < len(buf) and buf[i] == 32 and buf[0] != 48:
             n = int(buf[:i])
-            if n > MAX_FRAME:
-                return frames, f"octet count {n} exceeds {MAX_FRAME}"
+            if n > max_frame:
+                return frames, f"octet count {n} exceeds {max_frame}"
             if len(buf) < i + 1 + n:
                 break
             frames.append(bytes(buf[i + 1 : i + 1 + n]))
@@ -64,7 +84,7 @@ def split_frames(buf: bytearray) -> tuple[list[bytes], str | None]:
             continue
         nl = buf.find(b"\n")
         if nl < 0:
-            if len(buf) > MAX_FRAME:
+            if len(buf) > max_frame:
                 frames.append(bytes(buf))
                 buf.clear()
             break
@@ -76,33 +96,53 @@ def split_frames(buf: bytearray) -> tuple[list[bytes], str | None]:
 
 
 async def _handle_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sink: Sink, transport: str,
-                         org: str, max_line: int) -> None:
+                         org: str, max_line: int, stats: ListenerStats, max_connections: int) -> None:
     peer = (writer.get_extra_info("peername") or ("unknown",))[0]
+    if stats.connections >= max_connections:
+        stats.refused_connections += 1
+        writer.close()
+        return
+    stats.connections += 1
     buf = bytearray()
     n = 0
+    cap = max_line + 8  # a frame longer than a line may be is cut and quarantined, never buffered whole
     try:
         while True:
             chunk = await reader.read(65536)
             if not chunk:
                 break
             buf += chunk
-            frames, err = split_frames(buf)
+            frames, err = split_frames(buf, cap)
             if frames:
                 recs = []
                 for f in frames:
                     n += 1
                     recs.append(_record(f, transport, peer, n, org, max_line))
-                sink(recs)
+                await _keep(sink, recs, stats)
             if err:
                 log.warning("syslog/%s from %s: %s; closing the connection", transport, peer, err)
                 break
         if buf.strip():
             n += 1
-            sink([_record(bytes(buf), transport, peer, n, org, max_line)])
+            await _keep(sink, [_record(bytes(buf), transport, peer, n, org, max_line)], stats)
     except (ConnectionError, ssl.SSLError) as e:
         log.info("syslog/%s connection from %s ended: %s", transport, peer, e)
     finally:
+        stats.connections -= 1
         writer.close()
+
+
+async def _keep(sink: Sink, recs: list[RawRecord], stats: ListenerStats) -> None:
+    """Hand records to the sink; while it can't take them, hold the stream (TCP backpressure), never drop."""
+    while True:
+        try:
+            sink(recs)
+            stats.records += len(recs)
+            return
+        except Unavailable as e:
+            stats.paused += 1
+            stats.last_error = e.reason
+            await asyncio.sleep(min(e.retry_after, 2))
 
 
 def _hostport(addr: str) -> tuple[str, int]:
@@ -110,21 +150,17 @@ def _hostport(addr: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-async def start_listeners(sink: Sink, org: str, max_line: int, udp: str | None, tcp: str | None, tls: str | None,
-                          cert: str | None, key: str | None) -> list[object]:
+async def start_listener(kind: str, addr: str, sink: Sink, org: str, max_line: int, stats: ListenerStats,
+                         max_connections: int = 512, cert: str | None = None, key: str | None = None) -> Any:
+    """One listener: ``kind`` is udp, tcp or tls. Returns the asyncio server or transport."""
     loop = asyncio.get_running_loop()
-    servers: list[object] = []
-    if udp:
-        h, p = _hostport(udp)
-        t, _ = await loop.create_datagram_endpoint(lambda: _Udp(sink, org, max_line), local_addr=(h, p))
-        servers.append(t)
-        log.info("syslog UDP listening on %s", udp)
-    if tcp:
-        h, p = _hostport(tcp)
-        servers.append(await asyncio.start_server(
-            lambda r, w: _handle_stream(r, w, sink, "tcp", org, max_line), h, p, limit=MAX_FRAME))
-        log.info("syslog TCP listening on %s", tcp)
-    if tls:
+    h, p = _hostport(addr)
+    if kind == "udp":
+        t, _ = await loop.create_datagram_endpoint(lambda: _Udp(sink, org, max_line, stats), local_addr=(h, p))
+        log.info("syslog UDP listening on %s", addr)
+        return t
+    ctx = None
+    if kind == "tls":
         if not (cert and key):
             from garrison.errors import ConfigError
 
@@ -132,8 +168,15 @@ async def start_listeners(sink: Sink, org: str, max_line: int, udp: str | None, 
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(cert, key)
-        h, p = _hostport(tls)
-        servers.append(await asyncio.start_server(
-            lambda r, w: _handle_stream(r, w, sink, "tls", org, max_line), h, p, ssl=ctx, limit=MAX_FRAME))
-        log.info("syslog TLS listening on %s", tls)
-    return servers
+    server = await asyncio.start_server(
+        lambda r, w: _handle_stream(r, w, sink, kind, org, max_line, stats, max_connections), h, p, ssl=ctx,
+        limit=max_line + 65536)
+    log.info("syslog %s listening on %s", kind.upper(), addr)
+    return server
+
+
+def serving(server: Any) -> bool:
+    """Whether a listener from ``start_listener`` still takes input."""
+    if hasattr(server, "is_serving"):
+        return bool(server.is_serving())
+    return not server.is_closing()

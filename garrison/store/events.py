@@ -14,6 +14,7 @@ WAL is replayed from the last committed offset, so each record is stored once.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections import Counter, defaultdict
@@ -38,7 +39,7 @@ _US_PER_DAY = 86_400_000_000
 _ARROW = {"ts": pa.timestamp("us", tz="UTC"), "str": pa.string(), "int": pa.int64()}
 SCHEMA = pa.schema([pa.field(n, _ARROW[t]) for n, t in CORE_COLUMNS.items()] + [pa.field("extra", pa.string())])
 _CORE = frozenset(CORE_COLUMNS)
-MAX_QUARANTINE_RAW = 4 * 1024 * 1024
+QUARANTINE_RAW_BYTES = 64 * 1024  # of a rejected record's text; the whole text's SHA-256 and length are kept
 
 
 _day_names: dict[int, str] = {}
@@ -140,8 +141,10 @@ ORPHAN_AGE_S = 600
 class EventStore:
     """Writes committed batches and lists the files a query must read."""
 
-    def __init__(self, data_dir: str | Path, engine: Engine, compression_level: int = 9, write_level: int = 3):
+    def __init__(self, data_dir: str | Path, engine: Engine, compression_level: int = 9, write_level: int = 3,
+                 quarantine_raw: int = QUARANTINE_RAW_BYTES):
         self.root = Path(data_dir)
+        self.quarantine_raw = quarantine_raw
         self.engine = engine
         self.level = compression_level
         self.write_level = write_level
@@ -269,9 +272,15 @@ class EventStore:
             for fn in in_commit:
                 fn(c)
             if rejects:
-                c.execute(insert(S.quarantine), [
-                    dict(received_at=now, source=r.source, position=r.position, byte_offset=r.offset,
-                         format=r.format, reason=r.reason, raw=r.raw[:MAX_QUARANTINE_RAW]) for r in rejects])
+                c.execute(insert(S.quarantine), [self._quarantine_row(r, now) for r in rejects])
+
+    def _quarantine_row(self, r: Reject, now: int) -> dict[str, Any]:
+        raw = r.raw if isinstance(r.raw, str) else str(r.raw)
+        data = raw.encode("utf-8", "surrogatepass")
+        kept = raw[: self.quarantine_raw]
+        return dict(received_at=now, source=str(r.source)[:512], position=_i64(r.position), byte_offset=_i64(r.offset),
+                    format=(r.format or None) and str(r.format)[:64], reason=str(r.reason)[:2000], raw=kept,
+                    raw_bytes=len(data), raw_sha256=hashlib.sha256(data).hexdigest())
 
     # -- reading ---------------------------------------------------------------
     def files(self, since_us: int | None = None, until_us: int | None = None) -> list[str]:
@@ -336,6 +345,10 @@ class EventStore:
             except OSError:
                 pass
         return len(old)
+
+
+def _i64(v: Any) -> int | None:
+    return v if isinstance(v, int) and -(2**63) <= v < 2**63 else None
 
 
 def _fsync_dir(path: Path) -> None:

@@ -36,10 +36,10 @@ def _tokens(q: str) -> list[Tok]:
     out: list[Tok] = []
     pos = 0
     while pos < len(q):
-        if q[pos:].strip() == "":
-            break
         m = _TOKEN.match(q, pos)
         if not m:
+            if q[pos:].strip() == "":
+                break
             raise QueryError("unterminated quoted string", q, pos)
         kind = m.lastgroup or "word"
         start = m.start(kind)
@@ -54,6 +54,7 @@ class _Parser:
         self.toks = _tokens(q)
         self.i = 0
         self.params: list[object] = []
+        self.depth = 0
 
     def peek(self) -> Tok | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -96,7 +97,10 @@ class _Parser:
             raise self.error("expected a term")
         if t.kind == "word" and t.text == "NOT":
             self.take()
-            return f"(NOT coalesce({self.not_expr()}, FALSE))"
+            self._enter(t)
+            inner = self.not_expr()
+            self.depth -= 1
+            return f"(NOT coalesce({inner}, FALSE))"
         if t.kind == "word" and t.text.startswith("-") and len(t.text) > 1:
             t.text = t.text[1:]
             t.pos += 1
@@ -109,7 +113,9 @@ class _Parser:
             raise self.error("expected a term")
         if t.kind == "lp":
             self.take()
+            self._enter(t)
             inner = self.or_expr()
+            self.depth -= 1
             if not (r := self.peek()) or r.kind != "rp":
                 raise self.error("missing ')'")
             self.take()
@@ -121,7 +127,14 @@ class _Parser:
         self.take()
         if t.kind == "str":
             return self.free_text(_unquote(t.text))
+        if t.text == "*":
+            return "TRUE"  # a bare * matches every event
         return self.word(t)
+
+    def _enter(self, t: Tok) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"nested deeper than {MAX_DEPTH} levels of brackets and NOT", t.pos)
 
     def word(self, t: Tok) -> str:
         text = t.text
@@ -233,9 +246,18 @@ def _like(v: str) -> str:
     return _like_literal(v).replace("*", "%").replace("?", "_")
 
 
+MAX_DEPTH = 32  # brackets and NOTs inside each other
+MAX_QUERY = 16 * 1024  # characters
+MAX_TERMS = 512
+
+
 def compile_query(q: str) -> tuple[str, list[object]]:
     """Return (SQL boolean expression, parameters) for a query string, or raise QueryError."""
+    if len(q) > MAX_QUERY:
+        raise QueryError(f"query longer than {MAX_QUERY} characters", q[:80], 80)
     p = _Parser(q)
+    if len(p.toks) > MAX_TERMS:
+        raise QueryError(f"more than {MAX_TERMS} terms", q[:80], min(80, len(q)))
     sql = p.parse()
     return sql, p.params
 

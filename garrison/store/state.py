@@ -63,7 +63,9 @@ quarantine = Table(
     Column("byte_offset", BigInteger),
     Column("format", String(64)),
     Column("reason", Text, nullable=False),
-    Column("raw", Text, nullable=False),
+    Column("raw", Text, nullable=False),  # the first store.quarantine_raw_bytes characters
+    Column("raw_bytes", BigInteger),  # the whole record's length
+    Column("raw_sha256", String(64)),  # and its hash: the whole record can be matched without keeping it
 )
 
 ingest_tokens = Table(

@@ -60,7 +60,7 @@ class TriageStage:
         if not dets:
             return
         news: list[tuple[str, str, str]] = []
-        batch.in_commit.append(lambda conn: news.extend(self._write(conn, dets)))
+        batch.in_commit.append(lambda conn: news.__setitem__(slice(None), self._write(conn, dets)))  # a retried commit runs it again
         if self.announce is not None:
             batch.after_commit.append(lambda: [self.announce(*n) for n in news])  # type: ignore[misc]
 

@@ -2,7 +2,8 @@
 
 - Passwords: argon2id (argon2-cffi's defaults), at least 12 characters; never logged.
 - Lockout: ``MAX_FAILURES`` wrong passwords in a row lock the account for ``LOCK_MINUTES``; the failure
-  counter resets on success. A locked or unknown account answers the same as a wrong password.
+  counter is claimed atomically before the password is checked and resets on success. A locked or
+  unknown account answers the same as a wrong password, in the same time.
 - Sessions: a 256-bit random cookie value; only its SHA-256 is stored. Sliding expiry (``SESSION_HOURS``
   of inactivity), absolute limit ``MAX_SESSION_DAYS``. Each session has its own CSRF token, which every
   state-changing request must send back (form field ``csrf`` or header ``X-CSRF-Token``).
@@ -21,7 +22,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, case, delete, insert, or_, select, update
 
 from garrison.errors import AuthError, GarrisonError
 from garrison.store import state as S
@@ -116,43 +117,53 @@ def list_users(engine: Engine) -> list[dict[str, Any]]:
 
 
 def login(engine: Engine, name: str, password: str, ip: str | None) -> User:
-    """Check a password; raises AuthError with one message for every kind of refusal. The failure count,
-    the lockout and the audit entry are committed before the refusal is raised."""
+    """Check a password; raises AuthError with one message for every kind of refusal.
+
+    Each try first claims one of the ``MAX_FAILURES`` attempts in a single UPDATE … RETURNING (the
+    database serialises it), so concurrent guesses can't all be checked before the lock holds: at most
+    ``MAX_FAILURES`` reach the real hash. Unknown, disabled and locked accounts verify a dummy hash, so
+    every refusal takes as long as a wrong password."""
     refused = AuthError("wrong user name or password, or the account is locked")
     now = _now()
+    u = S.users.c
     with engine.begin() as c:
-        row = c.execute(select(S.users).where(S.users.c.name == name)).mappings().first()
-        ok, why = False, "unknown or disabled"
-        if row is None or not row["password_hash"] or row["disabled"]:
-            try:
-                _ph.verify(_DUMMY, password)
-            except VerificationError:
-                pass
-        elif row["locked_until"] and row["locked_until"] > now:
-            why = "locked"
+        claim = c.execute(
+            update(S.users)
+            .where(u.name == name, u.disabled == 0, u.password_hash.is_not(None),
+                   or_(u.locked_until.is_(None), u.locked_until <= now))
+            .values(failed_logins=case((u.locked_until.is_not(None), 1), else_=u.failed_logins + 1),
+                    locked_until=case((case((u.locked_until.is_not(None), 1), else_=u.failed_logins + 1) >= MAX_FAILURES,
+                                       now + LOCK_MINUTES * 60_000_000), else_=None))
+            .returning(u.id, u.password_hash, u.failed_logins, u.role, u.name)).mappings().first()
+    ok = False
+    if claim is None:
+        why = "unknown, disabled or locked account"
+        _verify(_DUMMY, password)
+    else:
+        ok = _verify(claim["password_hash"], password)
+        why = "" if ok else ("lockout" if claim["failed_logins"] >= MAX_FAILURES
+                             else f"wrong password ({claim['failed_logins']} in a row)")
+    with engine.begin() as c:
+        if ok:
+            assert claim is not None
+            values: dict[str, Any] = {"failed_logins": 0, "locked_until": None, "last_login": now}
+            if _ph.check_needs_rehash(claim["password_hash"]):
+                values["password_hash"] = _ph.hash(password)
+            c.execute(update(S.users).where(u.id == claim["id"]).values(**values))
+            audit(c, name, "login.success", f"ip:{ip}", None)
         else:
-            try:
-                _ph.verify(row["password_hash"], password)
-                ok = True
-            except (VerificationError, InvalidHashError):
-                fails = row["failed_logins"] + 1
-                locked = now + LOCK_MINUTES * 60_000_000 if fails >= MAX_FAILURES else None
-                c.execute(update(S.users).where(S.users.c.id == row["id"]).values(
-                    failed_logins=0 if locked else fails, locked_until=locked))
-                why = "lockout" if locked else f"wrong password ({fails} in a row)"
-        if not ok:
             audit(c, name[:128] or "-", "login.lockout" if why == "lockout" else "login.failure", f"ip:{ip}",
                   {"reason": why})
-        else:
-            assert row is not None
-            values: dict[str, Any] = {"failed_logins": 0, "locked_until": None, "last_login": now}
-            if _ph.check_needs_rehash(row["password_hash"]):
-                values["password_hash"] = _ph.hash(password)
-            c.execute(update(S.users).where(S.users.c.id == row["id"]).values(**values))
-            audit(c, name, "login.success", f"ip:{ip}", None)
-    if not ok or row is None:
+    if not ok or claim is None:
         raise refused
-    return User(int(row["id"]), row["name"], row["role"])
+    return User(int(claim["id"]), claim["name"], claim["role"])
+
+
+def _verify(hash_: str, password: str) -> bool:
+    try:
+        return bool(_ph.verify(hash_, password))
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def sso_user(engine: Engine, subject: str, name: str, default_role: str, ip: str | None) -> User:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
 import subprocess
 import sys
@@ -59,14 +60,40 @@ def test_install_from_local_http_server(tmp_path):
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
+    url = f"http://127.0.0.1:{srv.server_port}/{z.name}"
     try:
         engine = open_state(tmp_path / "data")
-        s = install(engine, tmp_path / "data", f"http://127.0.0.1:{srv.server_port}/{z.name}")
+        with pytest.raises(GarrisonError, match="no checksum published"):
+            install(engine, tmp_path / "data", url)
+        with pytest.raises(GarrisonError, match="does not match"):
+            install(engine, tmp_path / "data", url, sha256="0" * 64)
+        assert installed(engine) == []
+        digest = hashlib.sha256(z.read_bytes()).hexdigest()
+        (tmp_path / "served" / (z.name + ".sha256")).write_text(f"{digest}  {z.name}\n")
+        s = install(engine, tmp_path / "data", url)  # the published checksum
         assert s.name == "sigma_all_rules" and len(list((tmp_path / "data/rulesets/sigma_all_rules").rglob("*.yml"))) == 5
+        assert install(engine, tmp_path / "data", url, sha256=digest.upper()).name == "sigma_all_rules"
+        (tmp_path / "served" / (z.name + ".sha256")).write_text("f" * 64)
+        with pytest.raises(GarrisonError, match="does not match"):
+            install(engine, tmp_path / "data", url)
         with pytest.raises(GarrisonError, match="HTTP 404"):
             install(engine, tmp_path / "data", f"http://127.0.0.1:{srv.server_port}/missing.zip")
     finally:
         srv.shutdown()
+
+
+def test_rule_archive_bomb_is_refused_with_bounded_disk(tmp_path):
+    """A 1 MB zip that would unpack to gigabytes is refused after a bounded write (it used to write 1.1 GB)."""
+    z = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("rules/big.yml", "w") as f:
+            for _ in range(1024):
+                f.write(b"#" * (1 << 20))
+        zf.writestr("rules/run.sh", "rm -rf /\n")
+    assert z.stat().st_size < 2 * 1024 * 1024
+    with pytest.raises(GarrisonError, match="larger than|bomb"):
+        install(open_state(tmp_path / "data"), tmp_path / "data", str(z))
+    assert not (tmp_path / "data" / "rulesets" / "bomb").exists()
 
 
 def test_hostile_archive_is_refused(tmp_path):

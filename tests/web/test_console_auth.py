@@ -33,7 +33,7 @@ def env(tmp_path):
 
 def _signin(client, name="alice", password=PW):
     return client.post("/console/login", data={"username": name, "password": password, "next": "/console/incidents"},
-                       follow_redirects=False)
+                       headers={"Origin": "http://testserver"}, follow_redirects=False)
 
 
 def _csrf(client, url="/console/bans"):

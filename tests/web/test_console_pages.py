@@ -36,7 +36,8 @@ def app(tmp_path_factory):
 
 def _client(app, who="alice"):
     c = TestClient(app)
-    assert c.post("/console/login", data={"username": who, "password": PW}, follow_redirects=False).status_code == 303
+    assert c.post("/console/login", data={"username": who, "password": PW}, headers={"Origin": "http://testserver"},
+                  follow_redirects=False).status_code == 303
     return c
 
 

@@ -6,6 +6,7 @@ member paths are checked so that a hostile archive can't write outside that fold
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 import time
@@ -35,9 +36,17 @@ class InstalledSet:
     enabled: bool
 
 
-def _fetch(url: str, dest: Path) -> None:
+MAX_RULES_UNPACKED = 512 * 1024 * 1024  # all members of a rule archive, decompressed
+MAX_RULE_FILE = 4 * 1024 * 1024  # one rule file
+MAX_RULE_MEMBERS = 50_000
+MAX_RULE_RATIO = 200  # decompressed/compressed, per member
+
+
+def _fetch(url: str, dest: Path) -> str:
+    """Download to ``dest``; returns the SHA-256 of what was written."""
     import httpx
 
+    digest = hashlib.sha256()
     with httpx.stream("GET", url, follow_redirects=True, timeout=60) as r:
         if r.status_code != 200:
             raise GarrisonError(f"{url}: HTTP {r.status_code}; check the URL")
@@ -47,34 +56,97 @@ def _fetch(url: str, dest: Path) -> None:
                 size += len(chunk)
                 if size > MAX_DOWNLOAD:
                     raise GarrisonError(f"{url}: larger than {MAX_DOWNLOAD} bytes")
+                digest.update(chunk)
                 f.write(chunk)
+    return digest.hexdigest()
 
 
-def install(engine: Engine, data_dir: Path, source: str, name: str | None = None) -> InstalledSet:
+def _published_sha256(url: str) -> str | None:
+    """The checksum published beside a download (``URL.sha256``, as GitHub release assets and mirrors carry)."""
+    import httpx
+
+    try:
+        r = httpx.get(url.split("?")[0] + ".sha256", follow_redirects=True, timeout=30)
+    except httpx.HTTPError:
+        return None
+    if r.status_code != 200 or len(r.content) > 4096:
+        return None
+    word = r.text.strip().split()[0].lower() if r.text.strip() else ""
+    return word if len(word) == 64 and all(c in "0123456789abcdef" for c in word) else None
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _unpack(archive: Path, staging: Path, source: str) -> int:
+    """Extract rule files only, each bounded; returns how many. Refuses paths outside ``staging``."""
+    root = staging.resolve()
+    total = count = 0
+    with zipfile.ZipFile(archive) as zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_RULE_MEMBERS:
+            raise GarrisonError(f"{source}: {len(infos):,} members, more than {MAX_RULE_MEMBERS:,}")
+        for info in infos:
+            dest = (staging / info.filename).resolve()
+            if not str(dest).startswith(str(root) + "/") and dest != root:
+                raise GarrisonError(f"{source}: member {info.filename!r} would be written outside the rule set")
+            if info.is_dir() or dest.suffix.lower() not in (".yml", ".yaml"):
+                continue  # only rules are kept: no scripts, no links, nothing to run
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            written = 0
+            with zf.open(info) as src, open(dest, "xb") as out:
+                while chunk := src.read(1 << 16):
+                    written += len(chunk)
+                    total += len(chunk)
+                    if written > MAX_RULE_FILE:
+                        raise GarrisonError(f"{source}: {info.filename} is larger than {MAX_RULE_FILE:,} bytes")
+                    if total > MAX_RULES_UNPACKED:
+                        raise GarrisonError(f"{source}: unpacks to more than {MAX_RULES_UNPACKED:,} bytes")
+                    if written > 1 << 20 and written > MAX_RULE_RATIO * max(info.compress_size, 1):
+                        raise GarrisonError(f"{source}: {info.filename} expands more than {MAX_RULE_RATIO}:1 "
+                                            "(a decompression bomb)")
+                    out.write(chunk)
+            count += 1
+    return count
+
+
+def install(engine: Engine, data_dir: Path, source: str, name: str | None = None,
+            sha256: str | None = None) -> InstalledSet:
+    """Install a rule archive. From a URL it must match ``sha256`` or, without one, the checksum published
+    beside it (``URL.sha256``); a mismatch, or a URL with neither, is refused."""
     work = Path(tempfile.mkdtemp(prefix="garrison-rules-"))
+    want = sha256.strip().lower() if sha256 else None
     try:
         if source.startswith(("http://", "https://")):
             archive = work / "download.zip"
-            _fetch(source, archive)
+            got = _fetch(source, archive)
+            want = want or _published_sha256(source)
+            if want is None:
+                raise GarrisonError(f"{source}: no checksum published beside it ({source}.sha256); give the "
+                                    "expected one with --sha256 (from the release page)")
         else:
             archive = Path(source)
             if not archive.is_file():
                 raise GarrisonError(f"{source}: no such file")
+            got = _sha256_file(archive) if want else ""
+        if want and got != want:
+            raise GarrisonError(f"{source}: SHA-256 {got} does not match the expected {want}; not installed")
         name = name or Path(source.split("?")[0]).stem
         if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise GarrisonError(f"rule set name {name!r} must be letters, digits, '-', '_' or '.'")
         target = (data_dir / "rulesets" / name).resolve()
         staging = work / "unpacked"
+        staging.mkdir()
         try:
-            with zipfile.ZipFile(archive) as zf:
-                for info in zf.infolist():
-                    dest = (staging / info.filename).resolve()
-                    if not str(dest).startswith(str(staging.resolve()) + "/") and dest != staging.resolve():
-                        raise GarrisonError(f"{source}: member {info.filename!r} would be written outside the rule set")
-                zf.extractall(staging)
+            n = _unpack(archive, staging, source)
         except zipfile.BadZipFile as e:
             raise GarrisonError(f"{source}: not a zip archive ({e})") from e
-        if not any(p.suffix in (".yml", ".yaml") for p in staging.rglob("*")):
+        if not n:
             raise GarrisonError(f"{source}: the archive holds no .yml rules")
         if target.exists():
             shutil.rmtree(target)

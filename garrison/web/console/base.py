@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
 
+from garrison.errors import error_body
 from garrison.config import Config
 from garrison.store import EventStore
 from garrison.web.auth import User, csrf_ok, session_user
@@ -76,7 +77,7 @@ def refused_response(request: Request, exc: Refused) -> Response:
     if exc.status == 401 and request.method == "GET" and not request.url.path.startswith("/console/api/"):
         return RedirectResponse(f"/console/login?next={request.url.path}", status_code=303)
     if request.url.path.startswith("/console/api/") or request.method != "GET":
-        return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status)
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
     return HTMLResponse(env.get_template("error.html").render(request=request, user=None, path=request.url.path,
                                                               status=exc.status, message=exc.message),
                         status_code=exc.status)

@@ -6,10 +6,21 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
-from garrison.errors import AuthError, GarrisonError
+from garrison.errors import AuthError, GarrisonError, error_body
 from garrison.web.auth import end_session, login, start_session
 from garrison.web.console import data
 from garrison.web.console.base import COOKIE, Console, Refused, back, need, page, vega_bundle
+
+
+def same_origin(request: Request) -> bool:
+    """The request's Origin (or, without one, its Referer) is this server; a browser always sends one of them."""
+    from urllib.parse import urlsplit
+
+    sent = request.headers.get("origin") or request.headers.get("referer")
+    if not sent or sent == "null":
+        return False
+    host = request.headers.get("host", "")
+    return urlsplit(sent).netloc.lower() == host.lower()
 
 
 def _safe_next(url: str | None) -> str:
@@ -25,6 +36,9 @@ def routes(r: APIRouter, con: Console) -> None:
 
     @r.post("/console/login")
     async def login_post(request: Request):
+        if not same_origin(request):  # no session yet to hold a CSRF token: the browser's Origin says who posts
+            return JSONResponse(error_body("csrf", "sign-in must come from Garrison's own sign-in page"),
+                                status_code=403)
         form = await request.form()
         name, password = str(form.get("username") or ""), str(form.get("password") or "")
         ip = request.client.host if request.client else None

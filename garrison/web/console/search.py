@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from garrison.errors import error_body
 from garrison.errors import GarrisonError
 from garrison.store.search import histogram, search
 from garrison.web.console.base import Console, need, page
@@ -62,7 +63,7 @@ def routes(r: APIRouter, con: Console) -> None:
         try:
             res = await run_in_threadpool(search, con.store, q or "*", since, until, EXPORT_LIMIT)
         except GarrisonError as e:
-            return Response(orjson.dumps({"error": {"code": "bad_query", "message": str(e)}}), status_code=400,
+            return Response(orjson.dumps(error_body("bad_query", str(e))), status_code=400,
                             media_type="application/json")
         name = f"garrison-search-{time.strftime('%Y%m%dT%H%M%S')}.{fmt}"
         headers = {"Content-Disposition": f'attachment; filename="{name}"'}

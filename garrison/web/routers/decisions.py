@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
 
+from garrison.errors import error_body
 from garrison.config import Config
 from garrison.errors import AuthError, GarrisonError
 from garrison.respond.decisions import ActiveView, delete_decisions, list_decisions
@@ -29,7 +30,7 @@ class BanRequest(BaseModel):
 
 
 def _err(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    return JSONResponse(error_body(code, message), status_code=status)
 
 
 def _decision_json(d: Any) -> dict[str, Any]:

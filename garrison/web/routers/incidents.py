@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
 
+from garrison.errors import error_body
 from garrison.errors import AuthError, GarrisonError
 from garrison.sources.tokens import verify_token
 from garrison.triage.cases import assign, close, comment, get_incident, list_incidents, set_status
@@ -37,7 +38,7 @@ class CloseBody(_Body):
 
 
 def _err(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    return JSONResponse(error_body(code, message), status_code=status)
 
 
 def build_incidents_router(engine: Engine) -> APIRouter:

@@ -34,7 +34,7 @@ function draw() {
   if (h) vegaEmbed(h, histSpec(JSON.parse(h.dataset.hist)), embedOpts);
 }
 
-function quote(v) { return /^[\w.:\/-]+$/.test(v) ? v : '"' + v.replace(/"/g, '\\"') + '"'; }
+function quote(v) { return /^[\w.:\/-]+$/.test(v) ? v : '"' + v.replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"'; }
 
 function clickToFilter() {
   document.querySelectorAll("button.val").forEach(b => b.addEventListener("click", () => {

@@ -1,0 +1,281 @@
+"""``garrison serve`` assembled in one place: the WAL, listeners, HTTP, processor and maintenance, supervised.
+
+Every component has a state, a restart count and its last error, which ``/healthz`` reports.
+A component that stops is restarted; one that keeps stopping, or a processor stuck on one
+batch past the watchdog, makes the server exit non-zero so that its service manager
+restarts it (the WAL and the in-flight marker make that safe). Health is never "ok" while
+records wait longer than ``service.max_lag_seconds``, the WAL can't be written, or the disk
+is nearly full; HTTP ingest then answers 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import smtplib
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from sqlalchemy import Engine
+
+from garrison.config import Config
+from garrison.errors import GarrisonError
+from garrison.model import RawRecord
+from garrison.pipeline.guard import describe
+from garrison.pipeline.processor import Processor
+from garrison.pipeline.runner import build_live_pipeline
+from garrison.sources.syslog import ListenerStats, serving, start_listener
+from garrison.store.events import EventStore
+from garrison.store.wal import Wal, encode_record
+
+log = logging.getLogger("garrison.service")
+
+
+@dataclass
+class Component:
+    name: str
+    state: str = "starting"  # starting | running | retrying | failed | stopped
+    restarts: int = 0
+    last_error: str | None = None
+    last_error_at: float | None = None
+    _restart_times: deque[float] = field(default_factory=lambda: deque(maxlen=64))
+
+    def failed(self, error: str) -> None:
+        self.state, self.last_error, self.last_error_at = "failed", error, time.time()
+
+    def view(self) -> dict[str, Any]:
+        return {"state": self.state, "restarts": self.restarts, "last_error": self.last_error,
+                "last_error_at": self.last_error_at}
+
+
+class Service:
+    def __init__(self, config: Config, engine: Engine, store: EventStore):
+        from garrison.respond.notify import Notifier
+
+        self.cfg, self.engine, self.store = config, engine, store
+        self.wal = Wal(config.data_path / "wal", min_free_bytes=config.ingest.min_free_bytes)
+        self.notifier = Notifier(config.notify)
+        self.components: dict[str, Component] = {"processor": Component("processor"), "wal": Component("wal"),
+                                                 "http": Component("http"), "maintenance": Component("maintenance")}
+        self.listener_stats: dict[str, ListenerStats] = {}
+        self.listeners: dict[str, Any] = {}
+        self.processor = self._new_processor()
+        self.exit_code = 0
+        self._server: uvicorn.Server | None = None
+        self._stopping = False
+        self._monthly: Any = None
+
+    # -- sinks: the WAL, for listeners and HTTP ----------------------------------------------
+    def durable_sink(self, records: list[RawRecord]) -> int:
+        """HTTP ingest: on disk before the answer; raises ``Unavailable`` (503) when it can't be."""
+        return self.wal.append([encode_record(r) for r in records], sync=True)
+
+    def stream_sink(self, records: list[RawRecord]) -> int:
+        """Syslog: fsynced within 0.2 s by the syncer."""
+        return self.wal.append([encode_record(r) for r in records], sync=False)
+
+    def _new_processor(self) -> Processor:
+        s = self.cfg.store
+        pipeline = build_live_pipeline(self.cfg, self.engine, self.notifier)
+        return Processor(pipeline, self.store, self.wal, s.flush_seconds, s.batch_events,
+                         self.cfg.service.commit_retry_max_seconds)
+
+    # -- health ------------------------------------------------------------------------------
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, body) for /healthz."""
+        sv = self.cfg.service
+        p = self.processor
+        lag_bytes, lag_s = self.wal.lag(p.offset)
+        proc = self.components["processor"]
+        proc.state = p.state if p.is_alive() or p.state in ("failed", "stopped") else proc.state
+        if p.last_error:
+            proc.last_error = p.last_error
+        problems: list[str] = []
+        if not p.is_alive():
+            problems.append("the processor is not running")
+        if lag_s > sv.max_lag_seconds:
+            problems.append(f"records have waited {lag_s:.0f}s to be processed (service.max_lag_seconds "
+                            f"{sv.max_lag_seconds:.0f})")
+        if p.state == "retrying":
+            problems.append(f"commits are failing: {p.last_error}")
+        w = self.wal.stats
+        wal = self.components["wal"]
+        wal.state = "running" if self.wal.writable else "failed"
+        wal.last_error, wal.last_error_at = w.last_error, w.last_error_at
+        if not self.wal.writable:
+            problems.append(f"the WAL cannot be written: {w.last_error}")
+        free = self.wal.free_bytes()
+        if free < self.cfg.ingest.min_free_bytes:
+            problems.append(f"disk nearly full: {free:,} bytes free")
+        for name, srv in self.listeners.items():
+            c = self.components[name]
+            if not serving(srv):
+                problems.append(f"{name} is not listening")
+                c.state = "failed"
+        comps = {n: c.view() for n, c in self.components.items()}
+        comps["processor"].update(lag_bytes=lag_bytes, lag_seconds=round(lag_s, 3), offset=p.offset,
+                                  commits=p.commits, commit_retries=p.retries,
+                                  quarantined_crashes=p.quarantined_crashes,
+                                  stage_failures=dict(p.pipeline.failures.batches),
+                                  quarantined_by_stages=dict(p.pipeline.failures.events))
+        comps["wal"].update(failed_appends=w.failed_appends, skipped_bytes=w.skipped_bytes,
+                            skipped_regions=w.skipped_regions, appended_frames=w.appended_frames)
+        for name, st in self.listener_stats.items():
+            comps[name].update(connections=st.connections, refused_connections=st.refused_connections,
+                               records=st.records, dropped=st.dropped, paused=st.paused)
+        body = {"status": "failing" if problems else "ok", "problems": problems, "components": comps,
+                "disk": {"free_bytes": free, "min_free_bytes": self.cfg.ingest.min_free_bytes}}
+        return (503 if problems else 200), body
+
+    # -- running -------------------------------------------------------------------------------
+    async def run(self, app: Any, monthly: Any = None) -> int:
+        """Serve ``app`` (the web layer's, built on ``durable_sink`` and ``health``) until stopped; the exit code.
+
+        ``monthly(engine, config)`` is the report layer's monthly mailing, run at each maintenance round."""
+        cfg = self.cfg
+        self._monthly = monthly
+        self.processor.start()
+        self.components["processor"].state = "running"
+        host, _, port = cfg.ingest.http.rpartition(":")
+        i = cfg.ingest
+        for kind, addr in (("udp", i.syslog_udp), ("tcp", i.syslog_tcp), ("tls", i.syslog_tls)):
+            if addr:
+                name = f"syslog-{kind}"
+                self.components[name] = Component(name)
+                self.listener_stats[name] = ListenerStats()
+                await self._start_listener(name)
+        self._server = uvicorn.Server(uvicorn.Config(
+            app, host=host or "127.0.0.1", port=int(port), log_level="warning", lifespan="off",
+            timeout_keep_alive=5, h11_max_incomplete_event_size=64 * 1024, limit_concurrency=1000))
+        self.components["http"].state = "running"
+        tasks = [asyncio.create_task(t()) for t in (self._syncer, self._supervise, self._maintenance)]
+        if threading.current_thread() is threading.main_thread():
+            # uvicorn re-raises SIGTERM/SIGINT once it has stopped; landing here instead of the default
+            # handler lets the processor finish its batch and the WAL close: a clean stop exits 0.
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: None)
+        try:
+            await self._server.serve()
+        finally:
+            self._stopping = True
+            for t in tasks:
+                t.cancel()
+            self.processor.stop()
+            await asyncio.to_thread(self.processor.join, 30)
+            self.wal.close()
+        if self.exit_code == 0 and self.processor.error is not None:
+            self.exit_code = 1
+        return self.exit_code
+
+    def stop(self, code: int = 0) -> None:
+        self.exit_code = self.exit_code or code
+        if self._server is not None:
+            self._server.should_exit = True
+
+    async def _start_listener(self, name: str) -> None:
+        i = self.cfg.ingest
+        kind = name.split("-", 1)[1]
+        addr = {"udp": i.syslog_udp, "tcp": i.syslog_tcp, "tls": i.syslog_tls}[kind]
+        assert addr is not None
+        self.listeners[name] = await start_listener(
+            kind, addr, self.stream_sink, self.cfg.organization, i.max_line_bytes, self.listener_stats[name],
+            i.max_syslog_connections, i.tls_cert, i.tls_key)
+        self.components[name].state = "running"
+
+    def _may_restart(self, c: Component, error: str) -> bool:
+        """Count a restart; False when the component restarted too often and the server must exit."""
+        sv = self.cfg.service
+        now = time.monotonic()
+        c.failed(error)
+        c._restart_times.append(now)
+        recent = sum(1 for t in c._restart_times if now - t < sv.restart_window_seconds)
+        if recent > sv.max_restarts:
+            log.critical("%s failed %d times in %.0fs (last: %s); stopping the server so that its service manager "
+                         "restarts it", c.name, recent, sv.restart_window_seconds, error)
+            self.stop(1)
+            return False
+        c.restarts += 1
+        log.error("%s stopped (%s); restarting it", c.name, error)
+        return True
+
+    async def _supervise(self) -> None:
+        sv = self.cfg.service
+        while True:
+            await asyncio.sleep(0.5)
+            p = self.processor
+            if not p.is_alive() and not self._stopping:
+                err = p.last_error or "the processor thread ended"
+                if not self._may_restart(self.components["processor"], err):
+                    return
+                try:
+                    self.processor = await asyncio.to_thread(self._new_processor)
+                    self.processor.start()
+                    self.components["processor"].state = "running"
+                except Exception as e:  # noqa: BLE001 - counted as another failure on the next round
+                    log.error("processor could not be rebuilt: %s", describe(e))
+            elif p.busy_since is not None and time.monotonic() - p.busy_since > sv.watchdog_seconds:
+                log.critical("the processor has been stuck on one batch for %.0fs (service.watchdog_seconds); "
+                             "exiting so that the batch is replayed record by record", sv.watchdog_seconds)
+                self.wal.sync()
+                os._exit(3)  # the thread can't be interrupted; the in-flight marker finds the record on restart
+            for name, srv in list(self.listeners.items()):
+                if not serving(srv) and not self._stopping:
+                    if not self._may_restart(self.components[name], "the listener stopped serving"):
+                        return
+                    try:
+                        await self._start_listener(name)
+                    except (OSError, GarrisonError) as e:
+                        self.components[name].failed(f"cannot listen again: {e}")
+            if not self.wal.writable:
+                await asyncio.to_thread(self._probe_disk)
+
+    def _probe_disk(self) -> None:
+        """While the WAL is failing, see whether the disk takes a write again (then ingest reopens)."""
+        probe = self.wal.dir / ".probe"
+        try:
+            if self.wal.free_bytes() < self.cfg.ingest.min_free_bytes:
+                return
+            with open(probe, "wb") as f:
+                f.write(b"x" * 4096)
+                f.flush()
+                os.fsync(f.fileno())
+            probe.unlink()
+            self.wal.writable = True
+        except OSError:
+            probe.unlink(missing_ok=True)
+
+    async def _syncer(self) -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            await asyncio.to_thread(self.wal.sync)
+
+    async def _maintenance(self) -> None:
+        cfg, c = self.cfg, self.components["maintenance"]
+        c.state = "running"
+        rounds = 0
+        while True:
+            await asyncio.sleep(cfg.service.maintenance_seconds)
+            rounds += 1
+            try:
+                removed = await asyncio.to_thread(self.store.apply_retention, cfg.store.retention_days)
+                days = await asyncio.to_thread(self.store.compact)
+                log.info("maintenance: removed %d expired files, compacted %d days", removed, days)
+                if cfg.notify.digest != "daily" or rounds % 24 == 0:  # held notices: hourly, or the daily digest
+                    await asyncio.to_thread(self.notifier.flush_digest)
+                c.state = "running"
+            except Exception as e:  # noqa: BLE001 - retried next round; health shows it meanwhile
+                c.failed(describe(e))
+                c.restarts += 1
+                log.error("maintenance failed: %s (retried in %.0fs)", describe(e), cfg.service.maintenance_seconds)
+            if self._monthly is None:
+                continue
+            try:
+                await asyncio.to_thread(self._monthly, self.engine, cfg)
+            except (OSError, smtplib.SMTPException, GarrisonError) as e:  # retried at the next round
+                log.warning("monthly report not sent: %s (check notify.smtp_host and report.mail_to)", e)
