@@ -3,13 +3,17 @@ PY ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test install bench test-deps
+.PHONY: demo test install bench test-deps lock
 
-$(BIN)/garrison: pyproject.toml
+# requirements.lock pins what the tests ran on (and what .ci/audit.py audits); refresh it with `make lock`.
+$(BIN)/garrison: pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[test]'
 	touch $(BIN)/garrison
+
+lock: install
+	$(BIN)/pip freeze --exclude-editable | grep -v '^pip==' > requirements.lock
 
 install: $(BIN)/garrison
 
@@ -37,6 +41,7 @@ $(AXE):
 	  || echo "npm not found: the accessibility checks will be skipped"
 
 test: install test-deps $(AXE)
+	$(BIN)/python .ci/audit.py
 	$(BIN)/python -m pytest -q
 
 bench: install

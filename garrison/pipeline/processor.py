@@ -159,6 +159,10 @@ class Processor(threading.Thread):
                 self.retries += 1
                 self.state, self.last_error = "retrying", f"commit failed, retrying: {describe(e)}"
                 log.warning("commit of %d events failed (%s); retrying in %.1fs", len(batch.events), describe(e), delay)
+                try:  # a connection that saw the failure may keep failing (SQLite after a full disk): start afresh
+                    self.store.engine.dispose()
+                except Exception:  # noqa: BLE001
+                    pass
                 if self._stop_evt.wait(delay):
                     raise InterruptedError("stopped while a commit was being retried; the WAL keeps the batch") from e
                 self.heartbeat = time.monotonic()

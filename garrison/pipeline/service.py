@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 from sqlalchemy import Engine
 
 from garrison.config import Config
@@ -52,6 +53,40 @@ class Component:
     def view(self) -> dict[str, Any]:
         return {"state": self.state, "restarts": self.restarts, "last_error": self.last_error,
                 "last_error_at": self.last_error_at}
+
+
+class HeaderDeadline(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with a deadline on request headers: a client that opens a connection and
+    sends its headers a byte at a time (slowloris) is cut off after ``header_timeout`` seconds."""
+
+    header_timeout = 10.0
+    timeouts = 0  # class-wide counter, read by /healthz
+
+    def data_received(self, data: bytes) -> None:
+        if self._reading_headers() and getattr(self, "_deadline", None) is None:
+            self._deadline = self.loop.call_later(self.header_timeout, self._expire)
+        super().data_received(data)
+        if not self._reading_headers() and getattr(self, "_deadline", None) is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._deadline = self.loop.call_later(self.header_timeout, self._expire)
+
+    def _reading_headers(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if self._reading_headers() and not self.transport.is_closing():
+            HeaderDeadline.timeouts += 1
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if getattr(self, "_deadline", None) is not None:
+            self._deadline.cancel()
+        super().connection_lost(exc)
 
 
 class Service:
@@ -124,6 +159,7 @@ class Service:
                                   quarantined_crashes=p.quarantined_crashes,
                                   stage_failures=dict(p.pipeline.failures.batches),
                                   quarantined_by_stages=dict(p.pipeline.failures.events))
+        comps["http"].update(header_timeouts=HeaderDeadline.timeouts)
         comps["wal"].update(failed_appends=w.failed_appends, skipped_bytes=w.skipped_bytes,
                             skipped_regions=w.skipped_regions, appended_frames=w.appended_frames)
         for name, st in self.listener_stats.items():
@@ -150,8 +186,9 @@ class Service:
                 self.components[name] = Component(name)
                 self.listener_stats[name] = ListenerStats()
                 await self._start_listener(name)
+        protocol = type("HeaderDeadline", (HeaderDeadline,), {"header_timeout": cfg.ingest.header_timeout})
         self._server = uvicorn.Server(uvicorn.Config(
-            app, host=host or "127.0.0.1", port=int(port), log_level="warning", lifespan="off",
+            app, host=host or "127.0.0.1", port=int(port), log_level="warning", lifespan="off", http=protocol,
             timeout_keep_alive=5, h11_max_incomplete_event_size=64 * 1024, limit_concurrency=1000))
         self.components["http"].state = "running"
         tasks = [asyncio.create_task(t()) for t in (self._syncer, self._supervise, self._maintenance)]

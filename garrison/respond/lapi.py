@@ -72,7 +72,7 @@ def build_lapi(engine: Engine, view: ActiveView) -> APIRouter:
             who = await run_in_threadpool(authenticate, engine, key)
         except AuthError as e:
             keys.pop(key, None)
-            return JSONResponse({"message": str(e)}, status_code=403)
+            return JSONResponse({"message": str(e)}, status_code=401 if not key else 403)
         if len(keys) > 10_000:
             keys.clear()
         keys[key] = (time.monotonic(), who[0], who[1])

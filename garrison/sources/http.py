@@ -82,6 +82,8 @@ def build_router(engine: Engine, sink: Sink, max_body: int, max_line: int, max_e
             name, org = await _auth(request, "Bearer")
         except AuthError as e:
             return JSONResponse(error_body("unauthorized", str(e)), status_code=401)
+        except Unavailable as e:
+            return _busy(e, hec=False)
         body = await _body(request)
         if body is None:
             return JSONResponse(error_body("too_large", f"body exceeds {max_body} bytes (ingest.max_body_bytes)"),
@@ -107,6 +109,8 @@ def build_router(engine: Engine, sink: Sink, max_body: int, max_line: int, max_e
             name, org = await _auth(request, "Splunk")
         except AuthError as e:
             return _hec_auth_error(e)
+        except Unavailable as e:
+            return _busy(e, hec=True)
         body = await _body(request)
         if body is None:
             return _hec("Content too large", 27, 413)
@@ -137,6 +141,8 @@ def build_router(engine: Engine, sink: Sink, max_body: int, max_line: int, max_e
             name, org = await _auth(request, "Splunk")
         except AuthError as e:
             return _hec_auth_error(e)
+        except Unavailable as e:
+            return _busy(e, hec=True)
         body = await _body(request)
         if body is None:
             return _hec("Content too large", 27, 413)

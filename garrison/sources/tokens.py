@@ -9,11 +9,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 
 from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy.exc import OperationalError
 
-from garrison.errors import AuthError, GarrisonError
+from garrison.errors import AuthError, GarrisonError, Unavailable
 from garrison.store import state as S
 
 
@@ -32,6 +34,9 @@ def create_token(engine: Engine, name: str, organization: str, scopes: str = "in
 
 
 def delete_token(engine: Engine, name: str) -> bool:
+    with _cache_lock:
+        for k in [k for k, v in _cache.items() if v[1] == name]:
+            _cache.pop(k, None)
     with engine.begin() as c:
         return c.execute(delete(S.ingest_tokens).where(S.ingest_tokens.c.name == name)).rowcount > 0
 
@@ -42,16 +47,42 @@ def list_tokens(engine: Engine) -> list[dict[str, object]]:
                                                   S.ingest_tokens.c.created_at, S.ingest_tokens.c.scopes)).mappings()]
 
 
+_CACHE_SECONDS = 30.0  # a deleted token stops working within this time
+_cache: dict[str, tuple[float, str, str, str]] = {}  # digest -> (checked at, name, organization, scopes)
+_cache_lock = threading.Lock()
+
+
 def verify_token(engine: Engine, token: str | None, scope: str = "ingest") -> tuple[str, str]:
-    """Return (token name, organization id) for a token holding ``scope``, or raise AuthError."""
+    """Return (token name, organization id) for a token holding ``scope``, or raise AuthError.
+
+    Checked tokens are remembered for ``_CACHE_SECONDS``, so ingest keeps authenticating while the state
+    database can't be opened (a full disk); a token not seen before then gets ``Unavailable`` (503)."""
     if not token:
         raise AuthError("missing token")
-    d = _digest(token)
-    with engine.connect() as c:
-        row = c.execute(select(S.ingest_tokens.c.name, S.ingest_tokens.c.organization_id, S.ingest_tokens.c.token_hash,
-                               S.ingest_tokens.c.scopes).where(S.ingest_tokens.c.token_hash == d)).first()
-    if row is None or not hmac.compare_digest(row[2], d):
+    if len(token) > 512:
         raise AuthError("invalid token")
-    if scope not in (row[3] or "ingest").split(","):
-        raise AuthError(f"token {row[0]!r} may not be used for {scope}")
-    return row[0], row[1]
+    d = _digest(token)
+    now = time.monotonic()
+    hit = _cache.get(d)
+    if hit is None or now - hit[0] > _CACHE_SECONDS:
+        checked = now
+        try:
+            with engine.connect() as c:
+                row = c.execute(select(S.ingest_tokens.c.name, S.ingest_tokens.c.organization_id,
+                                       S.ingest_tokens.c.token_hash, S.ingest_tokens.c.scopes)
+                                .where(S.ingest_tokens.c.token_hash == d)).first()
+        except OperationalError as e:
+            if hit is None:
+                raise Unavailable("cannot check the token: the state database is unavailable") from e
+            row, checked = (hit[1], hit[2], d, hit[3]), hit[0]  # known a moment ago: keep taking its records
+        if row is None or not hmac.compare_digest(row[2], d):
+            with _cache_lock:
+                _cache.pop(d, None)
+            raise AuthError("invalid token")
+        with _cache_lock:
+            if len(_cache) > 10_000:
+                _cache.clear()
+            _cache[d] = hit = (checked, row[0], row[1], row[3] or "ingest")
+    if scope not in hit[3].split(","):
+        raise AuthError(f"token {hit[1]!r} may not be used for {scope}")
+    return hit[1], hit[2]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy.pool import NullPool
 from sqlalchemy import (
     BigInteger, Column, Engine, Integer, MetaData, String, Table, Text, create_engine, event,
 )
@@ -324,7 +325,10 @@ def open_state(url_or_dir: str | Path) -> Engine:
     if "://" not in s:
         Path(s).mkdir(parents=True, exist_ok=True)
         s = f"sqlite:///{Path(s) / 'state.db'}"
-    engine = create_engine(s, future=True)
+    # SQLite: no pooled connections kept open. A connection opened while the disk was read-only or full keeps
+    # failing after the disk is back (and SQLite shares its file state between a process's connections),
+    # so each use opens afresh; opening costs ~0.1 ms against a commit's milliseconds.
+    engine = create_engine(s, future=True, poolclass=NullPool) if s.startswith("sqlite") else create_engine(s, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     metadata.create_all(engine)

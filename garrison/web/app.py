@@ -46,7 +46,9 @@ class BodyTimeout:
 
         try:
             await self.app(scope, bounded, send)
-        except _SlowClient:
+        except Exception as e:  # noqa: BLE001 - anyio may wrap it in an exception group
+            if not _is_slow(e):
+                raise
             body = b'{"error":{"code":"timeout","message":"request body not received in time (ingest.body_timeout)"}}'
             try:
                 await send({"type": "http.response.start", "status": 408,
@@ -58,6 +60,14 @@ class BodyTimeout:
 
 class _SlowClient(Exception):
     pass
+
+
+def _is_slow(e: BaseException) -> bool:
+    if isinstance(e, _SlowClient):
+        return True
+    if isinstance(e, BaseExceptionGroup):
+        return any(_is_slow(x) for x in e.exceptions)
+    return e.__cause__ is not None and _is_slow(e.__cause__) or e.__context__ is not None and _is_slow(e.__context__)
 
 
 def create_app(config: Config, engine: Engine, sink: Sink, store: Any = None, health: Health | None = None) -> FastAPI:

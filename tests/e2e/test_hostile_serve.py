@@ -46,6 +46,19 @@ def _setup(tmp_path: Path, **ingest) -> tuple[Path, int, int, str]:
     return cfg, http, syslog, token
 
 
+def _ready_or_exited(proc: subprocess.Popen, url: str, timeout: float = 60) -> bool:
+    """True once the server answers; False as soon as it exits (a crash during replay)."""
+    end = time.time() + timeout
+    while time.time() < end and proc.poll() is None:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code in (200, 503):
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
 def _peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -145,9 +158,7 @@ def test_a_record_that_kills_the_process_twice_is_quarantined(tmp_path):
         assert code == 70
         proc = _serve(cfg, log, env)
         starts += 1
-        try:
-            wait_ready(f"http://127.0.0.1:{http}", 60)
-        except TimeoutError:
+        if not _ready_or_exited(proc, f"http://127.0.0.1:{http}"):
             continue
         store = EventStore(tmp_path / "data", open_state(tmp_path / "data"))
         deadline = time.time() + 10
@@ -170,7 +181,8 @@ def test_a_record_that_kills_the_process_twice_is_quarantined(tmp_path):
 
 
 def test_oversized_bodies_and_connections_are_bounded(tmp_path):
-    cfg, http, syslog, token = _setup(tmp_path, max_body_bytes=1024 * 1024, max_syslog_connections=4)
+    cfg, http, syslog, token = _setup(tmp_path, max_body_bytes=1024 * 1024, max_syslog_connections=4,
+                                      header_timeout=1.0, body_timeout=1.5)
     proc = _serve(cfg, tmp_path / "serve.log")
     try:
         wait_ready(f"http://127.0.0.1:{http}", 60)
@@ -190,6 +202,17 @@ def test_oversized_bodies_and_connections_are_bounded(tmp_path):
         assert h["connections"] == 4 and h["refused_connections"] == 6
         for s in conns:
             s.close()
+        # slow clients: headers a byte at a time are cut off; so is a body that never finishes
+        slow = socket.create_connection(("127.0.0.1", http))
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        slow.settimeout(10)
+        assert slow.recv(100) == b""  # closed by the server
+        body = socket.create_connection(("127.0.0.1", http))
+        body.sendall(f"POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                     "Content-Length: 1000\r\n\r\nabc".encode())
+        body.settimeout(10)
+        assert b" 408 " in body.recv(200)
+        assert httpx.get(f"{base}/healthz").json()["components"]["http"]["header_timeouts"] >= 1
         assert _peak_rss_mb(proc.pid) < 1024
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -255,3 +255,13 @@ def test_countries_are_named_in_words():
 
     assert [country_name(c) for c in ("RU", "KR", "IR", "GB", "cn", "XX", "")] == [
         "Russia", "South Korea", "Iran", "United Kingdom", "China", "XX", ""]
+
+
+def test_markdown_report_escapes_what_it_writes():
+    """A host name like <svg/onload=...> arrives escaped in the Markdown report, and can't break its tables."""
+    from garrison.report.render import _md_env, md_escape
+
+    assert md_escape("<svg/onload=alert(1)>") == "&lt;svg/onload=alert(1)&gt;"
+    assert md_escape("a|b [x](javascript:y)") == "a\\|b \\[x\\](javascript:y)"
+    out = _md_env.from_string("| {{ host }} |").render(host="<img src=x onerror=alert(1)>|x")
+    assert "<img" not in out and "&lt;img" in out and "\\|x" in out

@@ -47,7 +47,8 @@ def test_each_bad_input_is_quarantined(tmp_path, data, store, pipeline):
     assert "stream ends early" in by_file["truncated.log.gz"][0]["reason"]
     assert "malformed JSON" in by_file["bad-utf8.json"][0]["reason"]
     huge = by_file["huge.log"][0]
-    assert huge["position"] == 2 and "exceeds the limit" in huge["reason"] and len(huge["raw"]) == 1024 * 1024
+    assert huge["position"] == 2 and "exceeds the limit" in huge["reason"]
+    assert len(huge["raw"]) == 64 * 1024 and huge["raw_bytes"] == 1024 * 1024 and len(huge["raw_sha256"]) == 64
     assert by_file["malformed.json"][0]["position"] == 2 and "malformed JSON" in by_file["malformed.json"][0]["reason"]
     assert by_file["unknown.txt"][0]["reason"].startswith("unknown format")
     assert by_file["corrupt.evtx"][0]["reason"].startswith("EVTX:")

@@ -25,6 +25,7 @@ from sigma.correlations import (
 )
 
 from garrison.detect.sigma.compile import MISSING, EvalContext
+from garrison.detect.sigma.info import rule_info
 from garrison.model.detection import Detection
 
 _OPS = {
@@ -211,8 +212,6 @@ def _num(v: Any) -> float | None:
 
 class CorrelationEngine:
     def __init__(self, correlations: list[SigmaCorrelationRule], rules: dict[str, Any], schema: str, max_groups: int):
-        from garrison.detect.sigma.engine import rule_info
-
         self._by_ref: dict[str, list[_Correlation]] = {}
         self.correlations: list[_Correlation] = []
         names = {}

@@ -17,22 +17,12 @@ from sigma.rule import SigmaRule
 
 from garrison.detect.sigma.compile import UNBOUNDED, Compiled, EvalContext, compile_condition
 from garrison.detect.sigma.correlate import CorrelationEngine
+from garrison.detect.sigma.info import RuleInfo, rule_info
 from garrison.detect.sigma.routing import IndexKey, Routing, event_keys, load_routing
 import re2
 
 from garrison.detect.sigma.values import RuleCompileError, _str, re2_compile
 from garrison.model.detection import Detection
-
-
-@dataclass
-class RuleInfo:
-    id: str
-    title: str
-    level: str
-    tags: list[str]
-    name: str | None
-    path: str | None
-    generate: bool = True  # False when only a correlation should report it
 
 
 @dataclass
@@ -61,13 +51,6 @@ class LoadReport:
     loaded: int = 0
     unrouted: list[tuple[str, str]] = field(default_factory=list)  # (rule, logsource)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (rule, reason)
-
-
-def rule_info(rule: SigmaRule | SigmaCorrelationRule) -> RuleInfo:
-    level = rule.level.name.lower() if rule.level else "medium"
-    return RuleInfo(id=str(rule.id) if rule.id else (rule.name or rule.title), title=rule.title, level=level,
-                    tags=[str(t) for t in rule.tags], name=rule.name,
-                    path=str(rule.source.path) if rule.source and rule.source.path else None)
 
 
 def event_time(ev: dict[str, Any]) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
+from garrison.web.deps import RowId
 from garrison.errors import GarrisonError
 from garrison.respond.bouncers import list_bouncers
 from garrison.respond.decisions import delete_decisions, list_decisions
@@ -42,7 +43,7 @@ def routes(r: APIRouter, con: Console) -> None:
                     else f"{d.value} banned")
 
     @r.post("/console/bans/{did}/delete")
-    async def lift(request: Request, did: int):
+    async def lift(request: Request, did: RowId):
         user = await need(request, con, "analyst", write=True)
         n = await run_in_threadpool(lambda: delete_decisions(con.engine, decision_id=did, actor=user.name))
         con.view.refresh()

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
+from garrison.web.deps import RowId
 from garrison.errors import GarrisonError
 from garrison.store import state as S
 from garrison.store.search import events_by_id
@@ -17,7 +18,7 @@ from garrison.web.console.base import Console, Refused, back, need, page
 SEVERITIES = ("critical", "high", "medium", "low")
 
 
-def _other_incidents(con: Console, iid: int, entities: list[dict[str, Any]]) -> dict[tuple[str, str], list[int]]:
+def _other_incidents(con: Console, iid: RowId, entities: list[dict[str, Any]]) -> dict[tuple[str, str], list[int]]:
     out: dict[tuple[str, str], list[int]] = {}
     with con.engine.connect() as c:
         for e in entities:
@@ -28,7 +29,7 @@ def _other_incidents(con: Console, iid: int, entities: list[dict[str, Any]]) -> 
     return out
 
 
-def _load(con: Console, iid: int) -> dict[str, Any]:
+def _load(con: Console, iid: RowId) -> dict[str, Any]:
     inc = get_incident(con.engine, iid)
     dets = inc["detections"][:500]  # the timeline's first 500; the count says how many more
     ids = [d["event_id"] for d in dets if d["event_id"] is not None]
@@ -55,7 +56,7 @@ def routes(r: APIRouter, con: Console) -> None:
                     assignee=assignee or "", statuses=STATUSES, severities=SEVERITIES, notice=notice)
 
     @r.get("/console/incidents/{iid}")
-    async def one(request: Request, iid: int, notice: str | None = None):
+    async def one(request: Request, iid: RowId, notice: str | None = None):
         user = await need(request, con, "analyst")
         try:
             ctx = await run_in_threadpool(_load, con, iid)
@@ -64,7 +65,7 @@ def routes(r: APIRouter, con: Console) -> None:
         return page(request, "incident.html", user, statuses=STATUSES, outcomes=OUTCOMES, notice=notice, **ctx)
 
     @r.post("/console/incidents/{iid}/{action}")
-    async def act(request: Request, iid: int, action: str):
+    async def act(request: Request, iid: RowId, action: str):
         user = await need(request, con, "analyst", write=True)
         form = await request.form()
         f = {k: str(v) for k, v in form.items()}

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
+from garrison.web.deps import RowId
 from garrison.errors import AuthError, GarrisonError, error_body
 from garrison.web.auth import end_session, login, start_session
 from garrison.web.console import data
@@ -130,7 +131,7 @@ def routes(r: APIRouter, con: Console) -> None:
         return back("/console/reports", f"report #{rid} generated")
 
     @r.get("/console/reports/{rid}")
-    async def report_file(request: Request, rid: int):
+    async def report_file(request: Request, rid: RowId):
         await need(request, con)
         from garrison.report import list_archive
 

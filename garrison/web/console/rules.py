@@ -13,6 +13,7 @@ import yaml
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
+from garrison.web.deps import RowId
 from garrison.detect.sigma.load import load_rules, rule_files
 from garrison.detect.sigma.rulesets import builtin_pack, disabled_rules, installed, set_enabled
 from garrison.errors import GarrisonError
@@ -135,7 +136,7 @@ def routes(r: APIRouter, con: Console) -> None:
                     suppressions=[], notice=None, result=result)
 
     @r.post("/console/suppressions/{sid}/delete")
-    async def unsuppress(request: Request, sid: int):
+    async def unsuppress(request: Request, sid: RowId):
         user = await need(request, con, "analyst", write=True)
         ok = await run_in_threadpool(delete_suppression, con.engine, sid, user.name)
         return back("/console/rules", f"suppression #{sid} {'lifted' if ok else 'not found'}")

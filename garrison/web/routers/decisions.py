@@ -5,19 +5,20 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
 
+from garrison.web.deps import RowId
 from garrison.errors import error_body
 from garrison.config import Config
-from garrison.errors import AuthError, GarrisonError
+from garrison.errors import GarrisonError
 from garrison.respond.decisions import ActiveView, delete_decisions, list_decisions
 from garrison.respond.export import render
 from garrison.respond.manual import manual_ban
-from garrison.sources.tokens import verify_token
+from garrison.web.deps import token_auth
 
 
 class BanRequest(BaseModel):
@@ -42,31 +43,15 @@ def _decision_json(d: Any) -> dict[str, Any]:
 def build_decisions_router(config: Config, engine: Engine, view: ActiveView) -> APIRouter:
     router = APIRouter()
 
-    async def _auth(request: Request) -> str | JSONResponse:
-        auth = request.headers.get("authorization", "")
-        token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-        if token and config.respond.export_token and token == config.respond.export_token \
-                and request.url.path.startswith("/api/v1/blocklist"):
-            return "export"
-        try:
-            name, _ = await run_in_threadpool(verify_token, engine, token, "api")
-            return name
-        except AuthError as e:
-            return _err(401, "unauthorized", str(e))
+    api = Depends(token_auth(engine, "api", config.respond.export_token))
 
     @router.get("/api/v1/decisions")
-    async def list_active(request: Request, history: bool = False) -> Response:
-        who = await _auth(request)
-        if isinstance(who, JSONResponse):
-            return who
+    async def list_active(history: bool = False, who: str = api) -> Response:
         rows = await run_in_threadpool(list_decisions, engine, not history)
         return JSONResponse([_decision_json(d) for d in rows])
 
     @router.post("/api/v1/decisions")
-    async def ban(request: Request, body: BanRequest) -> Response:
-        who = await _auth(request)
-        if isinstance(who, JSONResponse):
-            return who
+    async def ban(body: BanRequest, who: str = api) -> Response:
         try:
             d = await run_in_threadpool(manual_ban, config, engine, body.value, body.scope, body.type, body.duration,
                                         body.reason, f"api:{who}")
@@ -75,20 +60,14 @@ def build_decisions_router(config: Config, engine: Engine, view: ActiveView) -> 
         return JSONResponse(_decision_json(d), status_code=201)
 
     @router.delete("/api/v1/decisions/{decision_id}")
-    async def unban(request: Request, decision_id: int) -> Response:
-        who = await _auth(request)
-        if isinstance(who, JSONResponse):
-            return who
+    async def unban(decision_id: RowId, who: str = api) -> Response:
         n = await run_in_threadpool(lambda: delete_decisions(engine, decision_id=decision_id, actor=f"api:{who}"))
         return JSONResponse({"deleted": n}, status_code=200 if n else 404)
 
     for suffix, fmt, media in (("txt", "plain", "text/plain"), ("nft", "nftables", "text/plain"),
                                ("nginx", "nginx", "text/plain")):
         def make(fmt: str = fmt, media: str = media):  # type: ignore[no-untyped-def]
-            async def export(request: Request) -> Response:
-                who = await _auth(request)
-                if isinstance(who, JSONResponse):
-                    return who
+            async def export(who: str = api) -> Response:
                 await run_in_threadpool(view.refresh)
                 return PlainTextResponse(render(view.active(int(time.time() * 1e6)), fmt), media_type=media)
             return export

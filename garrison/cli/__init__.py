@@ -1,0 +1,1 @@
+"""The ``garrison`` command: one click group, one module per noun."""

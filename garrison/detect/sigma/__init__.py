@@ -1,0 +1,1 @@
+"""Sigma: load (pySigma), route, compile, match, correlate, hunt."""
