@@ -40,7 +40,12 @@ $(AXE):
 	@command -v npm >/dev/null && npm install --prefix .ci/node --no-audit --no-fund --silent axe-core@4 \
 	  || echo "npm not found: the accessibility checks will be skipped"
 
+# Contracts first (layers and independence, style, types on model/store/pipeline, locked dependencies),
+# then the tests.
 test: install test-deps $(AXE)
+	$(BIN)/ruff check garrison tests bench .ci
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python .ci/audit.py
 	$(BIN)/python -m pytest -q
 

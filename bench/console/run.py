@@ -38,7 +38,8 @@ PW = "bench password 1234"
 
 
 def build(work: Path, days: int) -> Path:
-    from garrison.pipeline.runner import build_live_pipeline, import_simulated
+    from garrison.pipeline.runner import build_live_pipeline
+    from garrison.simulate.load import import_simulated
     from garrison.simulate.generate import simulate
 
     t0 = time.perf_counter()

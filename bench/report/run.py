@@ -63,7 +63,7 @@ def seed(engine, days: int, per_day: int, today: date) -> None:  # type: ignore[
                 org.append(dict(day=d, organization_id="default", country=country, network=net,
                                 n=max(1, int(n / (ci + 2) / 40))))
         t0 = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1e6)
-        for j in range(12):
+        for _ in range(12):
             iid += 1
             first = t0 + rng.randrange(86_400_000_000)
             inc.append(dict(id=iid, title="x", severity=rng.choice(["high", "critical"]), status="closed",
@@ -122,7 +122,7 @@ def main() -> None:
         print(f"\nbaseline: reading the rollup rows alone            {floor_t if (floor_t := best(floor)) else 0:.3f} s")
         print(f"figures (every number of the report)               {figures:.3f} s")
         for fmt in ("html", "md", "pdf"):
-            t = best(lambda: render(build(engine, period, "Bench Council", incident_summary), fmt))
+            t = best(lambda fmt=fmt: render(build(engine, period, "Bench Council", incident_summary), fmt))
             verdict = "within" if t <= 1.0 else "OVER"
             print(f"report, 12 months, {fmt:<4} end to end                {t:.3f} s   ({verdict} the 1 s target)")
         print(f"\n{report.attempts:,} attempts, {report.serious:,} serious incidents, {report.breaches} breaches in the report")

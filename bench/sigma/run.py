@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 import orjson  # noqa: E402
 
 from garrison.detect.sigma.engine import SigmaEngine  # noqa: E402
-from garrison.detect.sigma.hunt import windows_flat  # noqa: E402
+from garrison.pipeline.hunt import windows_flat  # noqa: E402
 from garrison.detect.sigma.load import load_rules  # noqa: E402
 from garrison.model import RawRecord  # noqa: E402
 from garrison.parse import ParseState, parse_record  # noqa: E402

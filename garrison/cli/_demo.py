@@ -9,7 +9,8 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
 from garrison.cli._context import Context, console
 from garrison.config import Config
-from garrison.pipeline.runner import build_live_pipeline, import_simulated
+from garrison.pipeline.runner import build_live_pipeline
+from garrison.simulate.load import import_simulated
 from garrison.simulate.generate import simulate
 from garrison.sources.tokens import create_token, list_tokens
 from garrison.web.auth import add_user, list_users

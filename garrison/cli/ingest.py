@@ -18,8 +18,10 @@ from garrison.sources.files import expand, total_bytes
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Skip detection and use this parser.")
 @click.option("--batch", default=50_000, show_default=True, help="Records per commit.")
 @click.option("--no-detect", is_flag=True, help="Store only; don't run the detection rules.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_ctx
-def import_cmd(ctx: Context, paths: tuple[str, ...], fmt: str | None, batch: int, no_detect: bool) -> None:
+def import_cmd(ctx: Context, paths: tuple[str, ...], fmt: str | None, batch: int, no_detect: bool,
+               as_json: bool) -> None:
     """Import log files into the event store.
 
     Takes files, folders (recursively), .gz and .zip archives and .evtx files.
@@ -30,7 +32,7 @@ def import_cmd(ctx: Context, paths: tuple[str, ...], fmt: str | None, batch: int
     size = total_bytes(files)
     with Progress(TextColumn("[bold]import"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                   TransferSpeedColumn(), TextColumn("{task.fields[events]:,} events, {task.fields[rate]:,.0f}/s"),
-                  TimeRemainingColumn(), console=console, transient=False) as bar:
+                  TimeRemainingColumn(), console=console, transient=False, disable=as_json) as bar:
         task = bar.add_task("import", total=size or None, events=0, rate=0.0)
         start = bar.get_time()
 
@@ -41,15 +43,24 @@ def import_cmd(ctx: Context, paths: tuple[str, ...], fmt: str | None, batch: int
 
         result = import_paths(pipeline, ctx.store, files, fmt=fmt, batch_size=batch, progress=progress)
     c = pipeline.counters
-    table = Table(title=f"Stored {result.events:,} events from {result.files} file(s) in {result.seconds:.1f}s "
-                        f"({result.events / max(result.seconds, 1e-9):,.0f} events/s)")
+    if as_json:
+        out.print_json(data={"files": result.files, "events": result.events, "rejected": c.rejected,
+                             "seconds": round(result.seconds, 3), "detections": c.detections,
+                             "by_dataset": dict(c.by_dataset.most_common()),
+                             "reject_reasons": dict(c.reject_reasons.most_common()),
+                             "parser_failures": dict(c.crashes), "stage_failures": dict(pipeline.failures.batches)})
+        return
+    out.print(f"Stored [bold]{result.events:,}[/] events from {result.files} file(s) in {result.seconds:.1f}s "
+              f"({result.events / max(result.seconds, 1e-9):,.0f} events/s)")
+    table = Table()
     table.add_column("dataset")
     table.add_column("events", justify="right")
     for ds, n in c.by_dataset.most_common():
         table.add_row(ds, f"{n:,}")
     out.print(table)
     if c.rejected:
-        rt = Table(title=f"Rejected {c.rejected:,} record(s) to the quarantine (see: garrison quarantine list)")
+        out.print(f"Rejected {c.rejected:,} record(s) to the quarantine (see: garrison quarantine list)")
+        rt = Table()
         rt.add_column("reason")
         rt.add_column("records", justify="right")
         for reason, n in c.reject_reasons.most_common():

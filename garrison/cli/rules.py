@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from garrison.cli._context import Context, console, out, pass_ctx
-from garrison.detect.sigma.hunt import Hunter, HuntStats
+from garrison.pipeline.hunt import Hunter, HuntStats
 from garrison.detect.sigma.load import load_rules
 from garrison.detect.sigma.routing import load_routing
 from garrison.detect.sigma.rulesets import active_paths, disabled_rules, install, installed, set_enabled

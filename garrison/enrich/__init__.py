@@ -1,6 +1,5 @@
-"""Enrichment: each enricher adds only its own fields to an event."""
+"""Enrichment: each enricher adds only its own fields to an event (the inventory it reads is ``garrison.model.inventory``)."""
 
 from garrison.enrich.geo import GeoLookup
-from garrison.enrich.inventory import Inventory, load_inventory
 
-__all__ = ["GeoLookup", "Inventory", "load_inventory"]
+__all__ = ["GeoLookup"]

@@ -33,7 +33,7 @@ from garrison.detect.detectors.web import classify
 from garrison.errors import GarrisonError
 from garrison.model import Event, RawRecord
 from garrison.parse import ParseState, parse_record
-from garrison.parse._util import clean_ip
+from garrison.parse.util import clean_ip
 
 
 @dataclass

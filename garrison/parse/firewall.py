@@ -12,8 +12,8 @@ import re
 from garrison.errors import ParseError
 from garrison.model import Event
 from garrison.parse._state import ParseState
-from garrison.parse._time import any_us
-from garrison.parse._util import clean_ip, to_int
+from garrison.model.time import any_us
+from garrison.parse.util import clean_ip, to_int
 
 _NF_KV = re.compile(r"([A-Z]+)=(\S*)")
 _DENY_WORDS = ("DROP", "BLOCK", "REJECT", "DENY", "DENIED")

@@ -7,7 +7,7 @@ from typing import Any
 
 from garrison.model import Event
 from garrison.parse._state import ParseState
-from garrison.parse._time import any_us
+from garrison.model.time import any_us
 
 _TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "date", "eventTime", "EventTime")
 

@@ -11,7 +11,7 @@ import re
 
 from garrison.model import Event
 from garrison.parse._state import ParseState
-from garrison.parse._util import clean_ip
+from garrison.parse.util import clean_ip
 
 _U = r"(?P<user>.*?)"
 _H = r"(?P<ip>[0-9A-Fa-f:.]*[0-9A-Fa-f]|\S+?)"
@@ -55,7 +55,7 @@ _SSHD: list[tuple[re.Pattern[str], str, str, str, str]] = [
      "disconnect_preauth", "network", "end", "failure"),
     (re.compile(rf"(?:Connection closed|Disconnected|Connection reset) (?:by|from) (?:invalid user {_U} )?{_H}{_P} \[preauth\]"),
      "disconnect_preauth", "network", "end", "failure"),
-    (re.compile(rf"(?:fatal: )?Read from socket failed: Connection reset by peer \[preauth\]"),
+    (re.compile(r"(?:fatal: )?Read from socket failed: Connection reset by peer \[preauth\]"),
      "disconnect_preauth", "network", "end", "failure"),
     (re.compile(rf"banner exchange: Connection from {_H}{_P}: invalid format"),
      "negotiation_failed", "network", "connection", "failure"),

@@ -12,8 +12,8 @@ from typing import Any
 from garrison.errors import ParseError
 from garrison.model import Event
 from garrison.parse._state import ParseState
-from garrison.parse._time import any_us
-from garrison.parse._util import clean_ip
+from garrison.model.time import any_us
+from garrison.parse.util import clean_ip
 
 _LEGACY_CLIENTS = frozenset(
     c.lower() for c in (

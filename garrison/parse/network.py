@@ -7,8 +7,8 @@ from typing import Any
 from garrison.errors import ParseError
 from garrison.model import Event
 from garrison.parse._state import ParseState
-from garrison.parse._time import any_us
-from garrison.parse._util import clean_ip, to_int
+from garrison.model.time import any_us
+from garrison.parse.util import clean_ip, to_int
 
 _ZEEK_CATEGORY = {
     "conn": "network", "dns": "network", "http": "web", "ssl": "network", "ssh": "authentication",

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import re2
 
 from garrison.model import Event
-from garrison.parse._util import clean_ip
+from garrison.parse.util import clean_ip
 
 _IP = r"(?:::ffff:)?(?P<ip>\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})"
 _IP2 = r"(?:::ffff:)?(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})"
@@ -52,7 +52,7 @@ _SERVICE: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.I), a) for p, a
     (rf"auth\((?P<user>[^,()]*),{_IP},[^)]*\)[^:]*: (?:Info: )?\w+: (?:Password mismatch|unknown user|invalid credentials)", "mail_auth"),
     (rf"password doesn't match for \S+ username: (?P<user>[^,\s]*),? IP: {_IP}", "http_auth"),  # lighttpd
     (rf"get_password failed, IP: {_IP}", "http_auth"),
-    (rf"Access denied for user '(?P<user>[^']*)'@'(?P<host>[^']*)'", "db_login"),  # mysqld, the client named by host
+    (r"Access denied for user '(?P<user>[^']*)'@'(?P<host>[^']*)'", "db_login"),  # mysqld, the client named by host
     (rf"(?:Registration|Request(?: '\w+')?) from '.*?' failed for '{_IP}(?::\d+)?'[^\n]*?- (?:Wrong password|Failed to authenticate|Error to authenticate|Username/auth name mismatch|Device does not match ACL|Peer is not supposed to register|ACL error|No matching peer found|Not a local domain|No matching endpoint found|Not match Endpoint(?: Contact)? ACL)", "sip_register"),  # asterisk
     (rf"Host {_IP} failed (?:MD5|to) authenticat", "sip_register"),
     (rf"No registration for peer '(?P<user>[^']*)' \(from {_IP}\)", "sip_register"),

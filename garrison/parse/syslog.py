@@ -14,7 +14,7 @@ from garrison.errors import ParseError
 from garrison.model import Event
 from garrison.parse import firewall, linux_auth, services, web
 from garrison.parse._state import ParseState
-from garrison.parse._time import bsd_us, iso_us
+from garrison.model.time import bsd_us, iso_us
 
 # <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD [MSG]
 _RFC5424 = re.compile(r"<(\d{1,3})>(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+) ?(.*)", re.S)

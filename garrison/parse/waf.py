@@ -14,8 +14,8 @@ from typing import Any
 
 from garrison.model import Event
 from garrison.parse._state import ParseState
-from garrison.parse._time import strptime_us
-from garrison.parse._util import clean_ip
+from garrison.model.time import strptime_us
+from garrison.parse.util import clean_ip
 
 _FIELD = re.compile(r'\[(\w+) "((?:[^"\\]|\\.)*)"\]')
 _DENIED = re.compile(r"Access denied with (?:code|redirection to \S+ using status) (\d{3})", re.I)

@@ -12,9 +12,9 @@ from urllib.parse import unquote
 from garrison.errors import ParseError
 from garrison.model import Event
 from garrison.parse._state import ParseState
-from garrison.parse._time import clf_us, iso_us, strptime_us
+from garrison.model.time import clf_us, iso_us, strptime_us
 from garrison.parse import waf
-from garrison.parse._util import clean_ip, to_int
+from garrison.parse.util import clean_ip, to_int
 
 ACCESS = re.compile(
     r'(?:(?P<vhost>[^\s"]+) )?(?P<ip>[0-9A-Fa-f:.]+|\S+) (?P<ident>\S+) (?P<user>\S+|"[^"]*") '

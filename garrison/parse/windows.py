@@ -14,8 +14,8 @@ from typing import Any
 from garrison.errors import ParseError
 from garrison.model import Event
 from garrison.parse._state import ParseState
-from garrison.parse._time import any_us, iso_us
-from garrison.parse._util import clean_ip, to_int
+from garrison.model.time import any_us, iso_us
+from garrison.parse.util import clean_ip, to_int
 
 # NXLog's own keys in OTRF JSON; everything else is event data.
 _NXLOG_SYSTEM = frozenset(
@@ -219,7 +219,7 @@ def parse_windows_xml(text: str, st: ParseState) -> Event:
                 stag = _NS.sub("", s.tag)
                 sysm[stag] = (s.text or "").strip() or dict(s.attrib)
         elif tag in ("EventData", "UserData"):
-            for i, d in enumerate(child.iter()):
+            for d in child.iter():
                 if d is child:
                     continue
                 name = d.attrib.get("Name") or _NS.sub("", d.tag)

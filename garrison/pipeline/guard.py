@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 
 from garrison.model import Event, Reject
 from garrison.model.batch import Batch
+from garrison.model.detection import Detection
 
 log = logging.getLogger("garrison.pipeline")
 Stage = Callable[[Batch], None]
@@ -58,11 +60,11 @@ def run_stage(stage: Stage, batch: Batch, failures: StageFailures) -> None:
                   describe(e))
     for n, v in saved.items():
         setattr(batch, n, v)
-    by_event = {id(ev): [] for ev in batch.events}
-    loose = []  # detections of events in earlier batches (correlations) ride with the first event
+    by_event: dict[int, list[Detection]] = {id(ev): [] for ev in batch.events}
+    loose: list[Detection] = []  # detections of events in earlier batches (correlations) ride with the first event
     for d in batch.detections:
-        (by_event.get(id(d.event)) if id(d.event) in by_event else loose).append(d)
-    out = {name: [] for name in lists}
+        by_event.get(id(d.event), loose).append(d)
+    out: dict[str, list[Any]] = {name: [] for name in lists}
     kept: list[Event] = []
     for ev in batch.events:
         sub = Batch([ev], [], detections=by_event[id(ev)] + loose, decisions=[], suppressed=[])

@@ -9,13 +9,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from garrison.config import Config
-from garrison.enrich import GeoLookup, Inventory, load_inventory
+from garrison.enrich import GeoLookup
+from garrison.model.inventory import Inventory, load_inventory
 from garrison.enrich.assets import AssetMap
 from garrison.errors import ParseError
 from garrison.model import Event, RawRecord, Reject
 from garrison.model.batch import Batch
 from garrison.parse import ParseState, parse_record
-from garrison.parse._time import any_us
+from garrison.model.time import any_us
 from garrison.model.bounds import Bounds, OutOfBounds, check_event
 from garrison.pipeline.guard import StageFailures, describe, run_stage, to_reject
 

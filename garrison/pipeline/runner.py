@@ -86,36 +86,6 @@ def import_paths(pipeline: Pipeline, store: EventStore, paths: Iterable[str | Pa
     return ImportResult(len(files), ev_total, rej_total, time.perf_counter() - t0)
 
 
-def import_simulated(pipeline: Pipeline, store: EventStore, folder: str | Path,
-                     progress: Callable[[int, int], None] | None = None) -> ImportResult:
-    """Load a ``garrison simulate`` folder with its sources interleaved in time, as they arrive live."""
-    from garrison.simulate.replay import interleaved
-
-    t0 = time.perf_counter()
-    ev_total = rej_total = 0
-    files: set[Path] = set()
-    pending: list[RawRecord | Reject] = []
-
-    def flush() -> None:
-        nonlocal ev_total, rej_total
-        b = run_batch(pipeline, store, pending)
-        ev_total += len(b.events)
-        rej_total += len(b.rejects)
-        if progress:
-            progress(sum(len(r.text or "") + 1 for r in pending if isinstance(r, RawRecord)), len(b.events))
-        pending.clear()
-
-    for path, fmt, first, lines in interleaved(folder):
-        files.add(path)
-        pending.extend(RawRecord(text=line, source=str(path), position=first + i, format=fmt)
-                       for i, line in enumerate(lines))
-        if len(pending) >= 20_000:
-            flush()
-    if pending:
-        flush()
-    return ImportResult(len(files), ev_total, rej_total, time.perf_counter() - t0)
-
-
 def build_live_pipeline(config: Config, db: Engine, notifier: Any = None) -> Pipeline:
     """The full pipeline: parse, enrich, detect, respond (decisions), triage (risk, incidents, notices)."""
     from garrison.detect.sigma.stage import build_sigma_stage
@@ -139,7 +109,7 @@ def build_live_pipeline(config: Config, db: Engine, notifier: Any = None) -> Pip
     pipeline.stages.append(MailboxStage(tuple(config.enrich.own_domains)))
     if config.enrich.intel:
         from garrison.detect.detectors.intel import IntelStage
-        from garrison.enrich.intel import load_intel
+        from garrison.detect.intel import load_intel
 
         index = load_intel(config.enrich.intel)
         for err in index.errors:

@@ -61,12 +61,13 @@ class HeaderDeadline(H11Protocol):
 
     header_timeout = 10.0
     timeouts = 0  # class-wide counter, read by /healthz
+    _deadline: asyncio.TimerHandle | None = None
 
     def data_received(self, data: bytes) -> None:
-        if self._reading_headers() and getattr(self, "_deadline", None) is None:
+        if self._reading_headers() and self._deadline is None:
             self._deadline = self.loop.call_later(self.header_timeout, self._expire)
         super().data_received(data)
-        if not self._reading_headers() and getattr(self, "_deadline", None) is not None:
+        if not self._reading_headers() and self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
 
@@ -84,7 +85,7 @@ class HeaderDeadline(H11Protocol):
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if getattr(self, "_deadline", None) is not None:
+        if self._deadline is not None:
             self._deadline.cancel()
         super().connection_lost(exc)
 

@@ -113,7 +113,7 @@ class ActiveView:
     def refresh(self, min_interval: float = 0.0) -> None:
         """Pick up decisions written since the last refresh (by any process), at most every ``min_interval`` s.
 
-        Rows are matched on (id, updated_at) over a 2 s overlap, so a writer whose transaction committed
+        Rows are matched on (id, updated_at) over a 30 s overlap, so a writer whose transaction committed
         after a later-stamped one is not missed, and unchanged rows are not fetched again.
         """
         with self._lock:
@@ -121,8 +121,9 @@ class ActiveView:
             if mono - self._last < min_interval:
                 return
             self._last = mono
-            # a row is stamped before its transaction commits: look 2 s behind the previous refresh
-            since = self._refreshed_at - 2_000_000 if self._refreshed_at else -1
+            # a row is stamped before its transaction commits, and a loaded machine can take seconds between
+            # the two: look 30 s behind the previous refresh (only ids and stamps; unchanged rows aren't fetched)
+            since = self._refreshed_at - 30_000_000 if self._refreshed_at else -1
             self._refreshed_at = now_us()
             with self.engine.connect() as c:
                 stamps = c.execute(select(S.decisions.c.id, S.decisions.c.updated_at)

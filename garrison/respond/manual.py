@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from garrison.config import Config
-from garrison.enrich.inventory import load_inventory
+from garrison.model.inventory import load_inventory
 from garrison.errors import GarrisonError
 from garrison.model.decision import TYPES, Decision, parse_duration
 from garrison.respond.decisions import add_decision, normalise_target

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from garrison.config import Config, PolicyConfig, _build
-from garrison.enrich.inventory import Inventory
+from garrison.model.inventory import Inventory
 from garrison.model.batch import Batch
 from garrison.model.decision import Decision, parse_duration
 from garrison.model.detection import LEVELS, Detection

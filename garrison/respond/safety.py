@@ -7,7 +7,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from garrison.enrich.inventory import DEFAULT_INTERNAL, Inventory
+from garrison.model.inventory import DEFAULT_INTERNAL, Inventory
 
 
 def protected_reason(scope: str, value: str, inventory: Inventory) -> str | None:

@@ -54,7 +54,7 @@ def benign_day(logs: Logs, org: Org, rng: random.Random, day0: int, web_requests
                   duration=rng.uniform(1, 3000), orig_bytes=rng.randrange(500, 90000), resp_bytes=rng.randrange(1000, 900000))
         logs.conn(t + 70_000_000, p.ws_ip, rng.randrange(49152, 65535), servers["exch01"], 443, service="ssl",
                   duration=rng.uniform(1, 600), orig_bytes=rng.randrange(500, 9000), resp_bytes=rng.randrange(1000, 90000))
-        for k in range(rng.randrange(2, 5)):
+        for _ in range(rng.randrange(2, 5)):
             image, cmd = rng.choice(APPS)
             tp = work_time(rng, day0)
             doc = f"{p.department.split()[0].lower()}-{rng.randrange(1000)}"
@@ -62,7 +62,7 @@ def benign_day(logs: Logs, org: Org, rng: random.Random, day0: int, web_requests
                          EXPLORER, "C:\\Windows\\Explorer.EXE", rng.randrange(1000, 30000))
         home = rng.random() < 0.3
         ip, err = (p.home_ip, 0) if home else (OFFICE_PUBLIC, 0)
-        for k in range(rng.randrange(1, 3)):
+        for _ in range(rng.randrange(1, 3)):
             ts = work_time(rng, day0)
             if rng.random() < 0.01:
                 logs.signin(ts - 30_000_000, p.upn, ip, "GB", error=50126, city="Exeter")

@@ -20,7 +20,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -30,28 +30,17 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine, delete, func, insert, select, update
 
 from garrison.model import CORE_COLUMNS, Event, Reject
+from garrison.model.time import US_PER_DAY as _US_PER_DAY, day_of
 from garrison.model.decision import Decision
 from garrison.model.detection import Detection, attempt_blocked, attempt_category
 from garrison.store import state as S
 from garrison.store.records import audit, insert_decisions
+from garrison.store.rollups import bump as _bump, count_arrivals as _count_arrivals, count_attempts as _count_attempts
 
-_US_PER_DAY = 86_400_000_000
 _ARROW = {"ts": pa.timestamp("us", tz="UTC"), "str": pa.string(), "int": pa.int64()}
 SCHEMA = pa.schema([pa.field(n, _ARROW[t]) for n, t in CORE_COLUMNS.items()] + [pa.field("extra", pa.string())])
 _CORE = frozenset(CORE_COLUMNS)
 QUARANTINE_RAW_BYTES = 64 * 1024  # of a rejected record's text; the whole text's SHA-256 and length are kept
-
-
-_day_names: dict[int, str] = {}
-
-
-def day_of(us: int) -> str:
-    d = us // _US_PER_DAY
-    name = _day_names.get(d)
-    if name is None:
-        name = (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(days=d)).strftime("%Y-%m-%d")
-        _day_names[d] = name
-    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,48 +346,3 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _bump(c: Any, table: Any, counts: Counter[tuple[str, ...]], keys: tuple[str, ...]) -> None:
-    for values, n in counts.items():
-        key = dict(zip(keys, values))
-        res = c.execute(update(table).where(*[getattr(table.c, k) == v for k, v in key.items()])
-                        .values(n=table.c.n + n))
-        if res.rowcount == 0:
-            c.execute(insert(table).values(**key, n=n))
-
-
-def _count_attempts(c: Any, detections: Sequence[Detection], rows: list[dict[str, Any]], now: int) -> None:
-    """Every attempt (a detection that is not a correlation: correlations summarise attempts already
-    counted) into the daily rollups the reports read: by category and outcome, and by origin.
-    ``rows`` are the detections' ``detection_row``s, which hold their category and outcome."""
-    attempts: Counter[tuple[str, ...]] = Counter()
-    origins: Counter[tuple[str, ...]] = Counter()
-    sources: Counter[tuple[str, ...]] = Counter()
-    rules: Counter[tuple[str, ...]] = Counter()
-    for d, row in zip(detections, rows):
-        ev = d.event
-        day, org = day_of(d.timestamp or ev.get("@timestamp") or now), row["organization_id"]
-        rules[(day, row["rule_id"], d.level)] += 1
-        if row["category"] is None:  # a correlation
-            continue
-        if ev.get("source.ip"):
-            sources[(day, org, str(ev["source.ip"])[:64])] += 1
-        attempts[(day, org, row["category"], "blocked" if row["blocked"] else "not_blocked")] += 1
-        origins[(day, org, str(ev.get("source.geo.country_iso_code") or "")[:8],
-                 str(ev.get("source.as.organization.name") or "")[:128])] += 1
-    _bump(c, S.daily_attempts, attempts, ("day", "organization_id", "category", "outcome"))
-    _bump(c, S.daily_origins, origins, ("day", "organization_id", "country", "network"))
-    _bump(c, S.daily_sources, sources, ("day", "organization_id", "ip"))
-    _bump(c, S.daily_rule_hits, rules, ("day", "rule_id", "level"))
-
-
-def _count_arrivals(c: Any, health: dict[str, list[Any]], now: int) -> None:
-    """Events and rejects per source for this minute (the console's events per minute); an hour is kept."""
-    minute = now // 60_000_000
-    for src, (_inp, ne, nr) in health.items():
-        res = c.execute(update(S.source_minutes).where(S.source_minutes.c.source == src, S.source_minutes.c.minute == minute)
-                        .values(n=S.source_minutes.c.n + ne, rejects=S.source_minutes.c.rejects + nr))
-        if res.rowcount == 0:
-            c.execute(insert(S.source_minutes).values(source=src, minute=minute, n=ne, rejects=nr))
-    c.execute(delete(S.source_minutes).where(S.source_minutes.c.minute < minute - 60))

@@ -94,7 +94,8 @@ def events_by_id(store: EventStore, ids: list[int], since_us: int | None = None,
     con = duckdb.connect()
     try:
         rel = _relation(con, files)
-        span, args = "", [[int(i) for i in ids]]
+        span = ""
+        args: list[Any] = [[int(i) for i in ids]]
         if since_us is not None and until_us is not None:  # lets the reader skip row groups by their time stats
             span = ' AND epoch_us("@timestamp") >= ? AND epoch_us("@timestamp") < ?'
             args += [since_us, until_us]

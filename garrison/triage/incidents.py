@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, tuple_, update
 
 from garrison.model.batch import Batch
 from garrison.model.detection import LEVELS, Detection
@@ -66,29 +66,38 @@ class TriageStage:
 
     # -- inside the transaction -------------------------------------------------
     def _write(self, c: Any, dets: list[Detection]) -> list[tuple[str, str, str]]:
+        """One read and one write per entity per batch: risk rows and open incidents are kept in memory
+        while the batch's detections are scored in order, then written back."""
         news = []
+        work = []
         for d in dets:
             if d.extra.get("id") is None:
                 continue
             temporal = str(d.extra.get("correlation_type", "")).startswith("temporal")
-            ents = entities_of(d.event, d.evidence if temporal else None)
-            lost = failed(d.event, bool(d.extra.get("decision_id")))
-            scored = {e: self._add_risk(c, e[0], e[1], d, lost) for e in ents}
+            work.append((d, entities_of(d.event, d.evidence if temporal else None),
+                         failed(d.event, bool(d.extra.get("decision_id")))))
+        rows = _RiskRows(c, {e for _, ents, _ in work for e in ents})
+        incs = _OpenIncidents(c, self.cfg.join_window_us)
+        for d, ents, lost in work:
+            scored = {e: self._add_risk(rows, e, d, lost) for e in ents}
             # A failed attempt counts, joins and raises through its attacker only: every refused guess
             # against a server names that server, and must not pull the day's noise into an incident about it.
             link = [e for e in ents if e[0] == "ip"] if lost else ents
             risk = max((scored[e][0] for e in link), default=0.0)
             chain = max((scored[e][1] for e in link), key=len, default=[])
-            inc = self._open_incident(c, link, d.timestamp)
+            inc = incs.find(link, d.timestamp)
             if inc is not None:
                 self._join(c, inc, d, link, risk)
+                incs.add(inc, link, d.timestamp)
                 continue
             reason = self._reason(d, risk, chain, lost)
             if reason is None:
                 continue
             iid, sev = self._raise(c, d, ents, risk, reason)
+            incs.add(iid, ents, d.timestamp)
             if LEVELS.index(sev) >= LEVELS.index("high"):
                 news.append((sev, f"New incident #{iid}: {self._title(d)}", f"Raised because of {reason}."))
+        rows.flush()
         return news
 
     def _reason(self, d: Detection, risk: float, chain: list[str], lost: bool) -> str | None:
@@ -103,11 +112,10 @@ class TriageStage:
             return f"risk {risk:.0f} over {self.cfg.threshold:.0f}"
         return None
 
-    def _add_risk(self, c: Any, kind: str, value: str, d: Detection, lost: bool) -> tuple[float, list[str]]:
-        row = c.execute(select(S.entity_risk).where(S.entity_risk.c.kind == kind, S.entity_risk.c.value == value)
-                        ).mappings().first()
+    def _add_risk(self, rows: _RiskRows, ent: tuple[str, str], d: Detection, lost: bool) -> tuple[float, list[str]]:
+        row = rows.get(ent)
         now = d.timestamp or int(time.time() * 1e6)
-        state: dict[str, Any] = orjson.loads(row["state"]) if row else {"rules": {}, "tactics": []}
+        state: dict[str, Any] = row["state"] if row else {"rules": {}, "tactics": []}
         score = self.model.decay(row["score"], row["updated_at"], now) if row else 0.0
         last = state["rules"].get(d.rule_id)
         if last is None or now - last > self.model.dedupe_us:
@@ -121,25 +129,8 @@ class TriageStage:
             for t in sorted(tactics_of(d.tags)):
                 chain.setdefault(t, now)
         state["chain"] = chain
-        vals = dict(score=int(round(score)), updated_at=max(now, row["updated_at"]) if row else now,
-                    state=orjson.dumps(state).decode())
-        if row:
-            c.execute(update(S.entity_risk).where(S.entity_risk.c.kind == kind, S.entity_risk.c.value == value)
-                      .values(**vals))
-        else:
-            c.execute(insert(S.entity_risk).values(kind=kind, value=value, **vals))
+        rows.put(ent, int(round(score)), max(now, row["updated_at"]) if row else now, state)
         return self.model.effective(score, tactics), sorted(chain, key=chain.__getitem__)
-
-    def _open_incident(self, c: Any, ents: list[tuple[str, str]], ts: int) -> int | None:
-        for kind, value in ents:
-            row = c.execute(select(S.incidents.c.id).join(S.incident_entities, S.incident_entities.c.incident_id ==
-                                                           S.incidents.c.id)
-                            .where(S.incident_entities.c.kind == kind, S.incident_entities.c.value == value,
-                                   S.incidents.c.status.in_(OPEN), S.incidents.c.last_seen >= ts - self.cfg.join_window_us)
-                            .order_by(S.incidents.c.id.desc()).limit(1)).first()
-            if row:
-                return int(row[0])
-        return None
 
     @staticmethod
     def _title(d: Detection) -> str:
@@ -175,3 +166,76 @@ class TriageStage:
         for kind, value in ents:
             c.execute(insert(S.incident_entities).prefix_with("OR IGNORE", dialect="sqlite")
                       .values(incident_id=iid, kind=kind, value=value))
+
+
+class _RiskRows:
+    """The batch's entity-risk rows: read in one query per 400 entities, written back once each."""
+
+    def __init__(self, c: Any, ents: set[tuple[str, str]]):
+        self.c = c
+        self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+        self.dirty: set[tuple[str, str]] = set()
+        self.new: set[tuple[str, str]] = set()
+        t = S.entity_risk
+        todo = sorted(ents)
+        for i in range(0, len(todo), 400):
+            for r in c.execute(select(t.c.kind, t.c.value, t.c.score, t.c.updated_at, t.c.state)
+                               .where(tuple_(t.c.kind, t.c.value).in_(todo[i:i + 400]))):
+                self.rows[(r[0], r[1])] = {"score": r[2], "updated_at": r[3], "state": orjson.loads(r[4])}
+
+    def get(self, ent: tuple[str, str]) -> dict[str, Any] | None:
+        return self.rows.get(ent)
+
+    def put(self, ent: tuple[str, str], score: int, updated_at: int, state: dict[str, Any]) -> None:
+        if ent not in self.rows:
+            self.new.add(ent)
+        self.rows[ent] = {"score": score, "updated_at": updated_at, "state": state}
+        self.dirty.add(ent)
+
+    def flush(self) -> None:
+        t = S.entity_risk
+        vals = [{"k": k, "v": v, "score": self.rows[(k, v)]["score"], "updated_at": self.rows[(k, v)]["updated_at"],
+                 "state": orjson.dumps(self.rows[(k, v)]["state"]).decode()} for k, v in sorted(self.dirty)]
+        old = [x for x in vals if (x["k"], x["v"]) not in self.new]
+        new = [x for x in vals if (x["k"], x["v"]) in self.new]
+        if old:
+            self.c.execute(update(t).where(t.c.kind == bindparam("k"), t.c.value == bindparam("v"))
+                           .values(score=bindparam("score"), updated_at=bindparam("updated_at"), state=bindparam("state")),
+                           old)
+        if new:
+            self.c.execute(insert(t), [{"kind": x["k"], "value": x["v"], "score": x["score"],
+                                        "updated_at": x["updated_at"], "state": x["state"]} for x in new])
+
+
+class _OpenIncidents:
+    """Open incidents by entity, read once per entity per batch and kept current as the batch joins and raises."""
+
+    def __init__(self, c: Any, window_us: int):
+        self.c, self.window = c, window_us
+        self.by_ent: dict[tuple[str, str], set[int]] = {}
+        self.last: dict[int, int] = {}
+
+    def _load(self, ent: tuple[str, str]) -> set[int]:
+        ids = self.by_ent.get(ent)
+        if ids is None:
+            rows = self.c.execute(select(S.incidents.c.id, S.incidents.c.last_seen).join(
+                S.incident_entities, S.incident_entities.c.incident_id == S.incidents.c.id)
+                .where(S.incident_entities.c.kind == ent[0], S.incident_entities.c.value == ent[1],
+                       S.incidents.c.status.in_(OPEN))).all()
+            ids = self.by_ent[ent] = {int(r[0]) for r in rows}
+            for r in rows:
+                self.last.setdefault(int(r[0]), int(r[1] or 0))
+        return ids
+
+    def find(self, ents: list[tuple[str, str]], ts: int) -> int | None:
+        """The newest open incident of the first entity that has one seen within the join window."""
+        for ent in ents:
+            live = [i for i in self._load(ent) if self.last[i] >= ts - self.window]
+            if live:
+                return max(live)
+        return None
+
+    def add(self, iid: int, ents: list[tuple[str, str]], ts: int) -> None:
+        self.last[iid] = max(self.last.get(iid, ts), ts)
+        for ent in ents:
+            self._load(ent).add(iid)

@@ -40,7 +40,7 @@ class BodyTimeout:
             left = deadline - loop.time()
             try:
                 return await asyncio.wait_for(receive(), max(0.001, left))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.timeouts += 1
                 raise _SlowClient() from None
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from garrison.config import load_config
 from garrison.detect.sigma.engine import SigmaEngine
-from garrison.detect.sigma.hunt import Hunter
+from garrison.pipeline.hunt import Hunter
 from garrison.detect.sigma.stage import SigmaStage
 from garrison.pipeline import build_pipeline
 from garrison.sources.files import read_file

@@ -6,7 +6,7 @@ import orjson
 
 from garrison.config import load_config
 from garrison.detect.detectors.intel import IntelStage
-from garrison.enrich.intel import load_intel
+from garrison.detect.intel import load_intel
 from garrison.model import RawRecord
 from garrison.pipeline import build_pipeline
 

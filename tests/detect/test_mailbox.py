@@ -35,7 +35,7 @@ def test_user_reported_phishing_and_bad_senders(tmp_path):
     from garrison.config import load_config
     from garrison.detect.detectors.intel import IntelStage
     from garrison.detect.sigma.stage import build_sigma_stage
-    from garrison.enrich.intel import load_intel
+    from garrison.detect.intel import load_intel
     from garrison.model import RawRecord
     from garrison.model.detection import attempt_category
     from garrison.pipeline import build_pipeline

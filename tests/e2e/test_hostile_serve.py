@@ -17,9 +17,8 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from garrison.store import EventStore, open_state
 from garrison.store import state as S

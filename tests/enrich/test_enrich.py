@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from garrison.config import EnrichConfig
-from garrison.enrich import GeoLookup, load_inventory
+from garrison.enrich import GeoLookup
+from garrison.model.inventory import load_inventory
 from garrison.errors import ConfigError
 
 

@@ -13,7 +13,6 @@ import gzip
 import json
 import os
 import tempfile
-import zlib
 from pathlib import Path
 
 import pytest

@@ -63,7 +63,7 @@ def _panther(data, folder):
 
 def test_entra_signin_and_audit(data):
     seen = {"entra.signin": 0, "entra.audit": 0}
-    for name, types, t in _panther(data, "azure_signin_rules"):
+    for name, _types, t in _panther(data, "azure_signin_rules"):
         log = t["Log"]
         st = ParseState(source=name)
         ev = parse_record(RawRecord(text=None, obj=log, source=name), st)

@@ -130,7 +130,8 @@ def test_periods():
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory, data):
     from garrison.config import load_config
-    from garrison.pipeline.runner import build_live_pipeline, import_simulated
+    from garrison.pipeline.runner import build_live_pipeline
+    from garrison.simulate.load import import_simulated
     from garrison.simulate.generate import simulate
     from garrison.store import EventStore
 

@@ -11,7 +11,8 @@ import pytest
 
 from garrison.config import load_config
 from garrison.evaluate.truth import evaluate
-from garrison.pipeline.runner import build_live_pipeline, import_simulated
+from garrison.pipeline.runner import build_live_pipeline
+from garrison.simulate.load import import_simulated
 from garrison.simulate.generate import read_manifest, simulate
 from garrison.simulate.recordings import find_recordings, read_recording
 from garrison.simulate.replay import interleaved
@@ -80,7 +81,7 @@ def test_bad_recording_lines_are_skipped(tmp_path):
 
 def test_interleaving_keeps_sources_within_a_minute(small):
     seen: dict[str, int] = {}
-    for path, fmt, first, lines in interleaved(small.out):
+    for path, fmt, _first, lines in interleaved(small.out):
         events, _ = parse_lines(lines[:1], source=str(path), fmt=fmt, reference_us=1_800_000_000_000_000)
         t = events[0]["@timestamp"]
         seen[path.name] = t

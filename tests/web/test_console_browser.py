@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from garrison.config import load_config
-from garrison.pipeline.runner import build_live_pipeline, import_simulated
+from garrison.pipeline.runner import build_live_pipeline
+from garrison.simulate.load import import_simulated
 from garrison.simulate.generate import simulate
 from garrison.store import EventStore, open_state
 from garrison.web.auth import add_user

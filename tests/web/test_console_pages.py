@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 
 from garrison.config import load_config
 from garrison.model import Reject
-from garrison.pipeline.runner import build_live_pipeline, import_simulated
+from garrison.pipeline.runner import build_live_pipeline
+from garrison.simulate.load import import_simulated
 from garrison.simulate.generate import simulate
 from garrison.store import EventStore, open_state
 from garrison.web.app import create_app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from garrison.enrich.intel import IntelIndex
+from garrison.detect.intel import IntelIndex
 from garrison.model.batch import Batch
 from garrison.model.detection import Detection
 

@@ -58,7 +58,7 @@ def event_time(ev: dict[str, Any]) -> int:
     ts = ev.get("@timestamp")
     if isinstance(ts, int):
         return ts
-    from garrison.parse._time import any_us
+    from garrison.model.time import any_us
 
     for v in (ts, ev.get("EventTime")):
         if v:

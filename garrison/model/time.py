@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from garrison.model.event import us_from_iso
 
@@ -140,3 +140,16 @@ def any_us(value: object) -> int:
             return any_us(float(s))
         return iso_us(s)
     raise ValueError(f"unsupported time value {value!r}")
+
+
+US_PER_DAY = 86_400_000_000
+_day_names: dict[int, str] = {}
+
+
+def day_of(us: int) -> str:
+    d = us // US_PER_DAY
+    name = _day_names.get(d)
+    if name is None:
+        name = (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(days=d)).strftime("%Y-%m-%d")
+        _day_names[d] = name
+    return name

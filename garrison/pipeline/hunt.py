@@ -23,7 +23,7 @@ from garrison.errors import ParseError
 from garrison.model import Event, RawRecord, Reject
 from garrison.model.detection import Detection
 from garrison.parse import ParseState, parse_record
-from garrison.parse._time import any_us, iso_us
+from garrison.model.time import any_us, iso_us
 from garrison.sources.files import expand, read_file
 
 _NXLOG_TIME = ("@timestamp", "EventTime")

@@ -13,6 +13,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -164,7 +165,7 @@ class IntelIndex:
         return self._live(self.exact.get((kind, value.lower() if kind == "hash" else value)))
 
 
-def load_intel(paths: list[str | Path]) -> IntelIndex:
+def load_intel(paths: Sequence[str | Path]) -> IntelIndex:
     idx = IntelIndex()
     for p in map(Path, paths):
         files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
