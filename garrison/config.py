@@ -73,8 +73,45 @@ class SigmaConfig:
 
 
 @dataclass(frozen=True)
+class TravelConfig:
+    """Impossible travel and new-country sign-ins (``detect/detectors/travel.py``)."""
+
+    enabled: bool = True
+    speed_kmh: float = 900.0  # faster than an airliner between two sign-ins: impossible
+    min_km: float = 500.0
+    no_coords_hours: float = 1.0  # countries without coordinates: a change within this time
+    learn: int = 5  # sign-ins seen before a new country counts
+    max_users: int = 200_000
+
+
+@dataclass(frozen=True)
+class BeaconConfig:
+    """Regular connections from inside to one outside address (``detect/detectors/beacon.py``)."""
+
+    enabled: bool = True
+    min_count: int = 12
+    keep: int = 24
+    min_interval_s: float = 10
+    max_interval_s: float = 3600
+    max_jitter: float = 0.1
+    quiet_hours: float = 6
+    max_pairs: int = 200_000
+
+
+@dataclass(frozen=True)
 class DetectConfig:
     sigma: SigmaConfig = field(default_factory=SigmaConfig)
+    travel: TravelConfig = field(default_factory=TravelConfig)
+    beacon: BeaconConfig = field(default_factory=BeaconConfig)
+
+
+DEFAULT_STAGES = ["geo", "inventory", "sigma", "web", "travel", "beacon", "mailbox", "intel", "suppress", "respond",
+                  "triage"]
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    stages: list[str] = field(default_factory=lambda: list(DEFAULT_STAGES))  # names in garrison.pipeline.components
 
 
 @dataclass(frozen=True)
@@ -178,6 +215,7 @@ class Config:
     report: ReportConfig = field(default_factory=ReportConfig)
     web: WebConfig = field(default_factory=WebConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
 
     @property
     def data_path(self) -> Path:

@@ -26,9 +26,9 @@ from typing import Any
 
 import yaml
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 from garrison.errors import ConfigError
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # Private space, always counted as the organisation's own: RFC 1918, shared (CGNAT) and unique-local

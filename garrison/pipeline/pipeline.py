@@ -5,24 +5,20 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from garrison.config import Config
-from garrison.enrich import GeoLookup
-from garrison.model.inventory import Inventory, load_inventory
 from garrison.enrich.assets import AssetMap
 from garrison.errors import ParseError
 from garrison.model import Event, RawRecord, Reject
 from garrison.model.batch import Batch
-from garrison.parse import ParseState, parse_record
-from garrison.model.time import any_us
 from garrison.model.bounds import Bounds, OutOfBounds, check_event
-from garrison.pipeline.guard import StageFailures, describe, run_stage, to_reject
-
-# A later stage (detect, triage, respond) sees each batch of parsed, enriched events and adds
-# what it finds (detections, decisions) to the batch.
-Stage = Callable[[Batch], None]
+from garrison.model.inventory import Inventory
+from garrison.model.time import any_us
+from garrison.parse import ParseState, parse_record
+from garrison.pipeline.components import ENRICH, Deps, Stage, build_stages, make_deps
+from garrison.pipeline.guard import StageFailures, describe, run_stage
 
 
 @dataclass
@@ -43,7 +39,6 @@ class Counters:
 @dataclass
 class Pipeline:
     config: Config
-    geo: GeoLookup | None
     inventory: Inventory
     stages: list[Stage] = field(default_factory=list)
     assets: AssetMap = field(default_factory=AssetMap)
@@ -97,7 +92,6 @@ class Pipeline:
                 c.skipped += 1
                 continue
             events.append(ev)
-        events = self._enrich(events, rejects)
         batch = Batch(events, rejects)
         for stage in self.stages:
             run_stage(stage, batch, self.failures)
@@ -142,25 +136,6 @@ class Pipeline:
         check_event(ev, self.bounds)
         return ev
 
-    def _enrich(self, events: list[Event], rejects: list[Reject]) -> list[Event]:
-        inventory = self.inventory.own or self.inventory.partners or self.inventory.hosts or self.inventory.users
-        if self.geo is None and not inventory:
-            return events
-        kept = []
-        for ev in events:
-            try:
-                if self.geo is not None:
-                    self.geo.enrich(ev)
-                if inventory:
-                    self.inventory.enrich(ev)
-                    self.assets.enrich(ev)
-            except Exception as e:  # noqa: BLE001
-                self.counters.crashes["enrich"] += 1
-                rejects.append(to_reject(ev, f"enrichment failed on this event: {describe(e)}"))
-                continue
-            kept.append(ev)
-        return kept
-
 
 def _reason_class(reason: str) -> str:
     """Low-cardinality label for a reject reason (drops positions and values)."""
@@ -168,11 +143,17 @@ def _reason_class(reason: str) -> str:
     return " ".join(w for w in head.split() if not any(ch.isdigit() for ch in w))[:80]
 
 
-def build_pipeline(config: Config, stages: list[Stage] | None = None) -> Pipeline:
-    """Parse and enrich only; ``garrison.pipeline.runner.build_live_pipeline`` adds detection."""
-    geo = GeoLookup(config.enrich) if (config.enrich.geoip or config.enrich.maxmind_country) else None
+def build_pipeline(config: Config, stages: list[Stage] | None = None, deps: Deps | None = None) -> Pipeline:
+    """Parse and enrich (the enrich stages of ``pipeline.stages``), then ``stages``;
+    ``garrison.pipeline.runner.build_live_pipeline`` builds every configured stage."""
+    deps = deps or make_deps(config, None)
+    enrich = build_stages(config, deps, [n for n in config.pipeline.stages if n in ENRICH])
+    return _assemble(config, deps, enrich + (stages or []))
+
+
+def _assemble(config: Config, deps: Deps, stages: list[Stage]) -> Pipeline:
     i = config.ingest
-    return Pipeline(config=config, geo=geo, inventory=load_inventory(config.enrich.inventory), stages=stages or [],
+    return Pipeline(config=config, inventory=deps.inventory, stages=stages, assets=deps.assets,
                     bounds=Bounds(i.min_year, i.max_year, i.max_depth))
 
 

@@ -14,7 +14,8 @@ from garrison.model.batch import Batch
 from sqlalchemy import Engine
 
 from garrison.config import Config
-from garrison.pipeline.pipeline import Pipeline, build_pipeline
+from garrison.pipeline.components import build_stages, make_deps
+from garrison.pipeline.pipeline import Pipeline, _assemble
 from garrison.sources.files import Limits, expand, read_file
 from garrison.store.events import EventStore
 
@@ -87,38 +88,9 @@ def import_paths(pipeline: Pipeline, store: EventStore, paths: Iterable[str | Pa
 
 
 def build_live_pipeline(config: Config, db: Engine, notifier: Any = None) -> Pipeline:
-    """The full pipeline: parse, enrich, detect, respond (decisions), triage (risk, incidents, notices)."""
-    from garrison.detect.sigma.stage import build_sigma_stage
+    """The full pipeline: parse, then every stage of ``pipeline.stages`` (enrich, detect, suppress, respond,
+    triage) as the component registry builds them."""
     from garrison.respond.notify import Notifier
-    from garrison.respond.policy import RespondStage
-    from garrison.triage.incidents import TriageStage, from_settings
-    from garrison.triage.suppress import SuppressStage
 
-    from garrison.detect.detectors.beacon import BeaconStage
-    from garrison.detect.detectors.mailbox import MailboxStage
-    from garrison.detect.detectors.travel import TravelStage
-    from garrison.detect.detectors.web import web_attack_stage
-
-    pipeline = build_pipeline(config)
-    sigma = build_sigma_stage(config, db)
-    if sigma is not None:
-        pipeline.stages.append(sigma)
-    pipeline.stages.append(web_attack_stage)
-    pipeline.stages.append(TravelStage())
-    pipeline.stages.append(BeaconStage())
-    pipeline.stages.append(MailboxStage(tuple(config.enrich.own_domains)))
-    if config.enrich.intel:
-        from garrison.detect.detectors.intel import IntelStage
-        from garrison.detect.intel import load_intel
-
-        index = load_intel(config.enrich.intel)
-        for err in index.errors:
-            log.warning("indicator not loaded: %s", err)
-        pipeline.stages.append(IntelStage(index))
-    pipeline.stages.append(SuppressStage(db))  # before respond and triage: suppressed detections do nothing more
-    notifier = notifier if notifier is not None else Notifier(config.notify)
-    if config.respond.enabled:
-        pipeline.stages.append(RespondStage(config, db, pipeline.inventory, notice=notifier))
-    model, triage = from_settings(config.triage)
-    pipeline.stages.append(TriageStage(model, triage, announce=notifier))  # new high and critical incidents are announced
-    return pipeline
+    deps = make_deps(config, db, notifier if notifier is not None else Notifier(config.notify))
+    return _assemble(config, deps, build_stages(config, deps))

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import httpx
 
-__all__ = ["free_port", "wait_ready"]
+from garrison.model import RawRecord
+
+__all__ = ["MemorySink", "MemorySource", "free_port", "wait_ready"]
 
 
 def free_port() -> int:
@@ -28,3 +32,34 @@ def wait_ready(url: str, timeout: float = 60.0) -> None:
             pass
         time.sleep(0.1)
     raise TimeoutError(f"garrison serve did not answer at {url} within {timeout:.0f}s (see its log)")
+
+
+class MemorySource:
+    """A source over lines or JSON objects held in memory: yields ``RawRecord`` as files and listeners do."""
+
+    def __init__(self, items: Iterable[str | dict[str, Any]], source: str = "memory", fmt: str | None = None):
+        self.items, self.source, self.fmt = list(items), source, fmt
+
+    def __iter__(self) -> Iterator[RawRecord]:
+        import orjson
+
+        for i, it in enumerate(self.items, 1):
+            if isinstance(it, dict):
+                yield RawRecord(text=orjson.dumps(it).decode(), obj=it, source=self.source, position=i, format=self.fmt)
+            else:
+                yield RawRecord(text=it, source=self.source, position=i, format=self.fmt)
+
+    def run(self, sink: Any) -> None:
+        """Hand every record to ``sink`` (a ``Sink``: the WAL in ``garrison serve``, a ``MemorySink`` here)."""
+        sink(list(self))
+
+
+class MemorySink:
+    """A ``Sink`` that keeps what it is given, in order, instead of writing the WAL."""
+
+    def __init__(self) -> None:
+        self.records: list[RawRecord] = []
+
+    def __call__(self, records: list[RawRecord]) -> int:
+        self.records.extend(records)
+        return len(self.records)

@@ -1,0 +1,195 @@
+"""Stages are components: a name in ``STAGES``, a frozen config section, and ``build(config, deps) -> Stage``.
+
+The order they run in is data (``pipeline.stages`` in the configuration); the default is today's order:
+
+    geo -> inventory -> sigma -> web -> travel -> beacon -> mailbox -> intel -> suppress -> respond -> triage
+
+Enrichers are stages like any other. A builder returns None when its configuration turns it off. New
+stages (the cloud connectors' detectors, the cluster's sightings) register here with ``@stage``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+
+from garrison.config import Config
+from garrison.errors import ConfigError
+from garrison.model import RawRecord
+from garrison.model.batch import Batch
+from garrison.model.inventory import Inventory, load_inventory
+
+log = logging.getLogger("garrison.pipeline")
+
+
+class Stage(Protocol):
+    """Reads a batch's events and adds what it finds (detections, decisions, commit work)."""
+
+    def __call__(self, batch: Batch) -> None: ...
+
+
+class Sink(Protocol):
+    """Takes raw records and keeps them (the WAL, or a test's memory); returns an offset or a count."""
+
+    def __call__(self, records: list[RawRecord]) -> int: ...
+
+
+@dataclass
+class Deps:
+    """What stages share at run time: built once per pipeline, never part of a config."""
+
+    engine: Engine | None
+    inventory: Inventory
+    notifier: Any = None
+    assets: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+Builder = Callable[[Config, Deps], "Stage | None"]
+STAGES: dict[str, Builder] = {}
+ENRICH = ("geo", "inventory")
+
+
+def stage(name: str) -> Callable[[Builder], Builder]:
+    def register(fn: Builder) -> Builder:
+        STAGES[name] = fn
+        return fn
+    return register
+
+
+def _named(fn: Stage, name: str) -> Stage:
+    try:
+        fn.name = name  # type: ignore[attr-defined]  # what health and the quarantine call it
+    except AttributeError:
+        pass
+    return fn
+
+
+def build_stages(config: Config, deps: Deps, names: list[str] | tuple[str, ...] | None = None) -> list[Stage]:
+    """The stages named in ``pipeline.stages`` (or ``names``), built in that order."""
+    out = []
+    for name in names if names is not None else config.pipeline.stages:
+        builder = STAGES.get(name)
+        if builder is None:
+            raise ConfigError(f"pipeline.stages: unknown stage {name!r}; known: {', '.join(STAGES)}")
+        built = builder(config, deps)
+        if built is not None:
+            out.append(_named(built, name))
+    return out
+
+
+def make_deps(config: Config, engine: Engine | None, notifier: Any = None) -> Deps:
+    from garrison.enrich.assets import AssetMap
+
+    return Deps(engine=engine, inventory=load_inventory(config.enrich.inventory), notifier=notifier, assets=AssetMap())
+
+
+# -- enrich ---------------------------------------------------------------------------------------
+@stage("geo")
+def _geo(config: Config, deps: Deps) -> Stage | None:
+    from garrison.enrich import GeoLookup
+
+    if not (config.enrich.geoip or config.enrich.maxmind_country):
+        return None
+    geo = GeoLookup(config.enrich)
+
+    def enrich_geo(batch: Batch) -> None:
+        for ev in batch.events:
+            geo.enrich(ev)
+    return enrich_geo
+
+
+@stage("inventory")
+def _inventory(config: Config, deps: Deps) -> Stage | None:
+    inv, assets = deps.inventory, deps.assets
+    if not (inv.own or inv.partners or inv.hosts or inv.users):
+        return None
+
+    def enrich_inventory(batch: Batch) -> None:
+        for ev in batch.events:
+            inv.enrich(ev)
+            assets.enrich(ev)
+    return enrich_inventory
+
+
+# -- detect ---------------------------------------------------------------------------------------
+@stage("sigma")
+def _sigma(config: Config, deps: Deps) -> Stage | None:
+    from garrison.detect.sigma.stage import build_sigma_stage
+
+    if deps.engine is None:
+        raise ConfigError("the sigma stage needs the state database (installed rule sets, disabled rules)")
+    return build_sigma_stage(config, deps.engine)
+
+
+@stage("web")
+def _web(config: Config, deps: Deps) -> Stage:
+    from garrison.detect.detectors.web import web_attack_stage
+
+    return web_attack_stage
+
+
+@stage("travel")
+def _travel(config: Config, deps: Deps) -> Stage | None:
+    from garrison.detect.detectors.travel import TravelStage
+
+    t = config.detect.travel
+    return TravelStage(t.speed_kmh, t.min_km, t.no_coords_hours, t.learn, t.max_users) if t.enabled else None
+
+
+@stage("beacon")
+def _beacon(config: Config, deps: Deps) -> Stage | None:
+    from garrison.detect.detectors.beacon import BeaconStage
+
+    b = config.detect.beacon
+    return BeaconStage(b.min_count, b.keep, b.min_interval_s, b.max_interval_s, b.max_jitter, b.quiet_hours,
+                       b.max_pairs) if b.enabled else None
+
+
+@stage("mailbox")
+def _mailbox(config: Config, deps: Deps) -> Stage:
+    from garrison.detect.detectors.mailbox import MailboxStage
+
+    return MailboxStage(tuple(config.enrich.own_domains))
+
+
+@stage("intel")
+def _intel(config: Config, deps: Deps) -> Stage | None:
+    if not config.enrich.intel:
+        return None
+    from garrison.detect.detectors.intel import IntelStage
+    from garrison.detect.intel import load_intel
+
+    index = load_intel(config.enrich.intel)
+    for err in index.errors:
+        log.warning("indicator not loaded: %s", err)
+    return IntelStage(index)
+
+
+# -- triage and respond ----------------------------------------------------------------------------
+@stage("suppress")
+def _suppress(config: Config, deps: Deps) -> Stage | None:
+    from garrison.triage.suppress import SuppressStage
+
+    return SuppressStage(deps.engine) if deps.engine is not None else None
+
+
+@stage("respond")
+def _respond(config: Config, deps: Deps) -> Stage | None:
+    from garrison.respond.policy import RespondStage
+
+    if not config.respond.enabled or deps.engine is None:
+        return None
+    return RespondStage(config, deps.engine, deps.inventory, notice=deps.notifier)
+
+
+@stage("triage")
+def _triage(config: Config, deps: Deps) -> Stage:
+    from garrison.triage.incidents import TriageStage, from_settings
+
+    model, triage = from_settings(config.triage)
+    return TriageStage(model, triage, announce=deps.notifier)  # new high and critical incidents are announced
