@@ -46,7 +46,8 @@ def whole(folder: Path, work: Path, sigma: str | None) -> tuple[int, float, floa
     cfg.write_text(yaml.safe_dump({"data_dir": str(work / "data"), "enrich": {"inventory": str(folder / "inventory.yaml")},
                                    "detect": {"sigma": {"rule_dirs": [sigma] if sigma else []}}}))
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "garrison", "--config", str(cfg), "import", str(folder), "--json"],
+    days = [str(d) for d in sorted(folder.iterdir()) if d.is_dir()]  # the logs, not inventory.yaml or truth.json
+    r = subprocess.run([sys.executable, "-m", "garrison", "--config", str(cfg), "import", *days, "--json"],
                        capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if r.returncode:

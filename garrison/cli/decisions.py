@@ -5,10 +5,9 @@ from __future__ import annotations
 import sys
 
 import click
-import orjson
 from rich.table import Table
 
-from garrison.cli._context import Context, out, pass_ctx
+from garrison.cli._context import Context, fitted, json_line, out, pass_ctx
 from garrison.errors import GarrisonError
 from garrison.model import iso_from_us
 from garrison.model.decision import SCOPES, TYPES
@@ -59,16 +58,15 @@ def decisions(ctx: Context, history: bool, as_json: bool, limit: int) -> None:
     rows = list_decisions(ctx.engine, active_only=not history, limit=limit)
     if as_json:
         for d in rows:
-            sys.stdout.write(orjson.dumps({k: getattr(d, k) for k in d.__slots__ if k != "extra"}).decode() + "\n")
+            json_line({k: getattr(d, k) for k in d.__slots__ if k != "extra"})
         return
     now = now_us()
-    t = Table(title=f"{len(rows)} decision(s)" + (" (with history)" if history else " in force"))
-    for c in ("id", "type", "scope", "value", "origin", "reason", "until", "state"):
-        t.add_column(c, overflow="fold")
+    cells = []
     for d in rows:
         state = "simulated" if d.simulated else "lifted" if d.deleted_at else "expired" if d.until <= now else "active"
-        t.add_row(str(d.id), d.type, d.scope, d.value, d.origin, d.reason, iso_from_us(d.until)[:19], state)
-    out.print(t)
+        cells.append([str(d.id), d.type, d.value, iso_from_us(d.until)[:16], state, d.origin, d.reason])
+    out.print(fitted(f"{len(rows)} decision(s)" + (" (with history)" if history else " in force"),
+                     ["id", "type", "value", "until", "state", "origin", "reason"], cells, text=("origin", "reason")))
 
 
 @click.group("bouncers")

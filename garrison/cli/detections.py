@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 
 import click
-import orjson
 from rich.table import Table
 from sqlalchemy import func, select
 
-from garrison.cli._context import Context, out, pass_ctx
+from garrison.cli._context import Context, fitted, json_line, out, pass_ctx
 from garrison.errors import QueryError
 from garrison.model import iso_from_us
 from garrison.store import state as S
@@ -43,15 +42,12 @@ def list_cmd(ctx: Context, since: str, level: str | None, rule: str | None, limi
         total = c.execute(select(func.count()).select_from(q.subquery())).scalar()
     if as_json:
         for r in rows:
-            click.echo(orjson.dumps({str(k): r[k] for k in r.keys()}).decode())
+            json_line(dict(r))
         return
-    t = Table(title=f"{total:,} detections since {since}")
-    for col in ("time", "level", "rule", "source.ip", "user", "host", "event"):
-        t.add_column(col, overflow="fold")
-    for r in rows:
-        t.add_row(iso_from_us(r["timestamp"])[:19], r["level"], r["rule_title"], r["source_ip"] or "", r["user_name"] or "",
-                  r["host_name"] or "", str(r["event_id"] or ""))
-    out.print(t)
+    cells = [[iso_from_us(r["timestamp"])[:19], r["level"], r["source_ip"] or "", r["user_name"] or "",
+              r["host_name"] or "", str(r["event_id"] or ""), r["rule_title"]] for r in rows]
+    out.print(fitted(f"{total:,} detections since {since}", ["time", "level", "source.ip", "user", "host", "event", "rule"],
+                     cells, text=("rule",)))
 
 
 @detections.command("summary")

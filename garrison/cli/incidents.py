@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import getpass
-import sys
 
 import click
-import orjson
 from rich.table import Table
 
-from garrison.cli._context import Context, out, pass_ctx
+from garrison.cli._context import Context, fitted, json_line, out, pass_ctx
 from garrison.errors import GarrisonError
 from garrison.model import iso_from_us
 from garrison.triage.cases import OUTCOMES, STATUSES, assign, close, comment, get_incident, list_incidents, set_status
@@ -38,15 +36,12 @@ def list_cmd(ctx: Context, status: str | None, severity: str | None, assignee: s
     rows = list_incidents(ctx.engine, status, severity, assignee)
     if as_json:
         for r in rows:
-            sys.stdout.write(orjson.dumps(r).decode() + "\n")
+            json_line(r)
         return
-    t = Table(title=f"{len(rows)} incident(s), highest risk first")
-    for c in ("id", "severity", "status", "risk", "title", "assignee", "last seen"):
-        t.add_column(c, overflow="fold")
-    for r in rows:
-        t.add_row(str(r["id"]), r["severity"], r["status"], str(r["risk"]), r["title"], r["assignee"] or "",
-                  iso_from_us(r["last_seen"])[:16])
-    out.print(t)
+    cells = [[str(r["id"]), r["severity"], r["status"], str(r["risk"]), iso_from_us(r["last_seen"])[:16],
+              r["assignee"] or "", r["title"]] for r in rows]
+    out.print(fitted(f"{len(rows)} incident(s), highest risk first",
+                     ["id", "severity", "status", "risk", "last seen", "assignee", "title"], cells, text=("title",)))
 
 
 @incidents.command("show")
@@ -59,7 +54,7 @@ def show(ctx: Context, incident_id: int, as_json: bool) -> None:
     except GarrisonError as e:
         raise click.ClickException(str(e)) from e
     if as_json:
-        sys.stdout.write(orjson.dumps(inc, default=str).decode() + "\n")
+        json_line(inc)
         return
     out.print(f"[bold]#{inc['id']} {inc['title']}[/]  {inc['severity']} · {inc['status']} · risk {inc['risk']}"
               + (f" · {inc['assignee']}" if inc["assignee"] else ""))

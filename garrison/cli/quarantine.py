@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import click
-import orjson
 from rich.table import Table
 from sqlalchemy import func, select
 
-from garrison.cli._context import Context, out, pass_ctx
+from garrison.cli._context import Context, fitted, json_line, out, pass_ctx
 from garrison.model import iso_from_us
 from garrison.store import state as S
 
@@ -32,14 +31,11 @@ def list_cmd(ctx: Context, source: str | None, limit: int, as_json: bool) -> Non
         total = c.execute(select(func.count()).select_from(S.quarantine)).scalar()
     if as_json:
         for r in rows:
-            click.echo(orjson.dumps({**{str(k): r[k] for k in r.keys()}, "received_at": iso_from_us(r["received_at"])}).decode())
+            json_line({**dict(r), "received_at": iso_from_us(r["received_at"])})
         return
-    t = Table(title=f"{total:,} quarantined record(s)")
-    for col in ("id", "source", "position", "reason", "raw"):
-        t.add_column(col, overflow="fold", max_width=50)
-    for r in rows:
-        t.add_row(str(r["id"]), r["source"], str(r["position"] or ""), r["reason"], r["raw"][:120])
-    out.print(t)
+    cells = [[str(r["id"]), str(r["position"] or ""), r["source"], r["reason"], r["raw"][:200]] for r in rows]
+    out.print(fitted(f"{total:,} quarantined record(s)", ["id", "line", "source", "reason", "raw"], cells,
+                     text=("source", "reason", "raw")))
 
 
 @quarantine.command("count")

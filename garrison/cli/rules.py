@@ -7,11 +7,10 @@ import sys
 from collections import Counter
 
 import click
-import orjson
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from garrison.cli._context import Context, console, out, pass_ctx
+from garrison.cli._context import Context, console, json_line, out, pass_ctx
 from garrison.pipeline.hunt import Hunter, HuntStats
 from garrison.detect.sigma.load import load_rules
 from garrison.detect.sigma.routing import load_routing
@@ -123,7 +122,7 @@ def hunt(ctx: Context, rule_paths: tuple[str, ...], as_json: bool, as_csv: bool,
                 continue
             counts[(item.level, item.rule_title)] += 1
             if as_json:
-                sys.stdout.write(orjson.dumps(item.to_json(), default=str).decode() + "\n")
+                json_line(item.to_json())
             elif writer:
                 j = item.to_json()
                 writer.writerow([j["timestamp"], item.level, item.rule_id, item.rule_title, item.source_file,

@@ -7,10 +7,9 @@ import sys
 import time
 
 import click
-import orjson
 from rich.table import Table
 
-from garrison.cli._context import Context, out, pass_ctx
+from garrison.cli._context import Context, json_line, out, pass_ctx
 from garrison.errors import QueryError
 from garrison.model import iso_from_us
 from garrison.store.query import parse_time_bound
@@ -50,7 +49,7 @@ def search_cmd(ctx: Context, query: tuple[str, ...], since: str, until: str | No
         return
     if as_json:
         for ev in res.events:
-            sys.stdout.write(orjson.dumps(_row(ev), default=str).decode() + "\n")
+            json_line(_row(ev))
         return
     cols = ["@timestamp", "event.dataset", "event.action", "event.outcome", "source.ip", "user.name", "host.name", "message"]
     if as_csv:

@@ -55,7 +55,9 @@ def _depth_ok(v: Any, left: int) -> bool:
 
 
 def check_event(ev: Event, bounds: Bounds) -> None:
-    """Raise ``OutOfBounds`` naming the field and the reason; coerce the harmless (a number where text belongs)."""
+    """Raise ``OutOfBounds`` naming the field and the reason; coerce the harmless (a number where text belongs).
+
+    On the hot path: most values are text, which needs no check unless the field is an integer column."""
     if len(ev) > bounds.max_fields:
         raise OutOfBounds(f"{len(ev)} fields, more than the limit of {bounds.max_fields}")
     lo, hi = bounds.time_range()
@@ -63,32 +65,47 @@ def check_event(ev: Event, bounds: Bounds) -> None:
         v = ev.get(k)
         if v is None:
             continue
-        if isinstance(v, bool) or not isinstance(v, int):
+        if type(v) is not int:
             raise OutOfBounds(f"{k}: expected a time, got {type(v).__name__}")
         if not lo <= v < hi:
             raise OutOfBounds(f"{k}: time outside the years {bounds.min_year}-{bounds.max_year} "
                               f"(ingest.min_year/max_year)")
     for k, v in ev.items():
-        kind = CORE_COLUMNS.get(k)
+        t = type(v)
+        kind = _KIND.get(k)
+        if t is str:
+            if kind == "int":
+                _int_field(ev, k, v)
+            continue
+        if v is None or kind == "ts":
+            continue
         if kind == "int":
-            if v is None:
-                continue
-            if isinstance(v, bool) or not isinstance(v, int):
-                if isinstance(v, str) and v.strip().lstrip("-").isdigit() and len(v) < 20:
-                    v = ev[k] = int(v)
-                else:
-                    raise OutOfBounds(f"{k}: expected an integer, got {type(v).__name__}")
-            a, b = _INT_RANGES.get(k, (-_I64, _I64 - 1))
-            if not a <= v <= b:
-                raise OutOfBounds(f"{k}: {str(v)[:24]} is outside {a}..{b}")
+            _int_field(ev, k, v)
         elif kind == "str":
-            if v is None or isinstance(v, str):
-                continue
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and (not isinstance(v, int) or -_I64 <= v < _I64):
+            if (t is int or t is float) and (t is float or -_I64 <= v < _I64):
                 ev[k] = str(v)
-            elif isinstance(v, list) and all(isinstance(x, str) for x in v) and k not in _IP_FIELDS:
+            elif t is list and all(type(x) is str for x in v) and k not in _IP_FIELDS:
                 ev[k] = ",".join(v)  # ECS allows arrays in event.category/type; stored as one text
+            elif t is not bool:
+                raise OutOfBounds(f"{k}: expected text, got {t.__name__}")
             else:
-                raise OutOfBounds(f"{k}: expected text, got {type(v).__name__}")
-        elif kind is None and not _depth_ok(v, bounds.max_depth):
+                ev[k] = str(v)
+        elif t is int:
+            if not -_I64 <= v < _I64:
+                raise OutOfBounds(f"{k}: an integer past 64 bits")
+        elif (t is dict or t is list) and not _depth_ok(v, bounds.max_depth):
             raise OutOfBounds(f"{k}: nested deeper than {bounds.max_depth} levels, or an integer past 64 bits")
+
+
+_KIND = CORE_COLUMNS
+
+
+def _int_field(ev: Event, k: str, v: Any) -> None:
+    if type(v) is not int:
+        if isinstance(v, str) and v.strip().lstrip("-").isdigit() and len(v) < 20:
+            v = ev[k] = int(v)
+        else:
+            raise OutOfBounds(f"{k}: expected an integer, got {type(v).__name__}")
+    a, b = _INT_RANGES.get(k, (-_I64, _I64 - 1))
+    if not a <= v <= b:
+        raise OutOfBounds(f"{k}: {str(v)[:24]} is outside {a}..{b}")

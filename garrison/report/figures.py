@@ -48,6 +48,7 @@ class Report:
     bucket: str = "day"
     incidents: list[IncidentRow] = field(default_factory=list)
     breaches: int = 0
+    still_open: int = 0  # serious incidents of the period not closed yet: no one can say they failed
     countries: list[tuple[str, int]] = field(default_factory=list)
     networks: list[tuple[str, int]] = field(default_factory=list)
     bans_in_force: int = 0
@@ -57,8 +58,21 @@ class Report:
     data_from: str | None = None  # the first day with any data, when later than the period's start
 
     @property
+    def days_recorded(self) -> int:
+        """Days of the period Garrison has records for: from its first record (or the period's start) to the
+        period's end or today, whichever is first."""
+        start = max(self.period.start, date.fromisoformat(self.data_from)) if self.data_from else self.period.start
+        end = min(self.period.end, self.generated_at.date())
+        return max(1, (end - start).days + 1)
+
+    @property
     def per_day(self) -> float:
-        return self.attempts / self.period.days if self.period.days else 0.0
+        return self.attempts / self.days_recorded
+
+    @property
+    def none_succeeded(self) -> bool:
+        """True only when it is known: every serious incident of the period is closed, none as a breach."""
+        return not self.breaches and not self.still_open
 
     @property
     def serious(self) -> int:
@@ -158,6 +172,7 @@ def _incidents(c: Any, r: Report, org: str | None, plain: Any) -> None:
                                                                                    ents[inc["id"]]),
                                        inc["outcome"] or "", detect, contain))
         r.breaches += inc["outcome"] == "tp_breach"
+        r.still_open += inc["status"] != "closed"
 
 
 def _response(c: Any, r: Report) -> None:

@@ -22,7 +22,7 @@ from garrison.errors import GarrisonError
 from garrison.report import charts as C
 from garrison.report.figures import LIST_ALL_UP_TO, CATEGORY_NAMES, Report, build, by_month_and_kind, highlighted
 from garrison.report.period import Period
-from garrison.report.words import GLOSSARY, country_name, duration, short_kind, incident_summary, narrative, words_used
+from garrison.report.words import GLOSSARY, breach_words, country_name, duration, incident_summary, narrative, short_kind, words_used
 from garrison.store import state as S
 
 FORMATS = ("html", "pdf", "md")
@@ -63,7 +63,7 @@ def _logo(path: str | None) -> str | None:
 def _context(r: Report, logo: str | None, training: str | None, fmt: str) -> dict[str, Any]:
     summarised = len(r.incidents) > LIST_ALL_UP_TO
     return {"r": r, "story": narrative(r), "names": CATEGORY_NAMES, "duration": duration, "country": country_name, "logo": _logo(logo),
-            "glossary": words_used(r), "glossary_text": GLOSSARY, "training": training, "listed": highlighted(r),
+            "glossary": words_used(r), "breach_words": breach_words(r), "glossary_text": GLOSSARY, "training": training, "listed": highlighted(r),
             "summarised": summarised, "summary": by_month_and_kind(r, short_kind) if summarised else ([], []),
             # A printed report stays readable: the full list of a busy year is for the screen.
             "appendix": summarised and fmt != "pdf"}

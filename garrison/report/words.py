@@ -122,12 +122,26 @@ def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "not yet"
     if seconds < 90:
-        return f"{seconds:.0f} seconds"
+        return _plural(round(seconds), "second")
     if seconds < 5400:
-        return f"{seconds / 60:.0f} minutes"
+        return _plural(round(seconds / 60), "minute")
     if seconds < 172800:
         return f"{seconds / 3600:.1f} hours"
     return f"{seconds / 86400:.1f} days"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def breach_words(r: Report) -> str:
+    """What is known about breaches, and no more: 'none succeeded' only once every serious incident is closed."""
+    if r.breaches:
+        known = f"{_plural(r.breaches, 'breach').replace('breachs', 'breaches')} confirmed"
+        return known + (f"; {r.still_open:,} still being investigated" if r.still_open else "")
+    if r.still_open:
+        return f"{r.still_open:,} still being investigated; none confirmed as a breach so far"
+    return "none succeeded"
 
 
 def narrative(r: Report) -> list[str]:
@@ -136,7 +150,8 @@ def narrative(r: Report) -> list[str]:
     out = []
     share = r.blocked / r.attempts if r.attempts else 0
     out.append(f"In {p.label} ({p.start:%-d %B %Y} to {p.end:%-d %B %Y}), Garrison recorded {_n(r.attempts)} attempts "
-               f"to break into or disrupt {r.organization}: about {_n(round(r.per_day))} a day. "
+               f"to break into or disrupt {r.organization}: about {_n(round(r.per_day))} a day "
+               f"over the {_plural(r.days_recorded, 'day')} with records. "
                f"{_n(r.blocked)} of them ({share:.0%}) were blocked automatically.")
     if r.previous_attempts:
         change = (r.attempts - r.previous_attempts) / r.previous_attempts
@@ -148,10 +163,8 @@ def narrative(r: Report) -> list[str]:
         out.append(f"The most common kind was {CATEGORY_NAMES[top].lower()} "
                    f"({r.by_category[top] / r.attempts:.0%} of all attempts).")
     if r.serious:
-        tail = "none succeeded" if not r.breaches else \
-            f"{r.breaches} succeeded and {'is' if r.breaches == 1 else 'are'} listed below as a breach"
-        out.append(f"{r.serious:,} attempt{'s were' if r.serious > 1 else ' was'} serious enough for the security team "
-                   f"to investigate; {tail}.")
+        out.append(f"{_plural(r.serious, 'serious incident')} needed the security team's investigation: "
+                   f"{breach_words(r)}.")
         detects = sorted(i.detect_seconds for i in r.incidents if i.detect_seconds is not None)
         if detects:
             out.append(f"Serious attacks were detected a median of {_duration(detects[len(detects) // 2])} after "

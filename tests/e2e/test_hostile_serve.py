@@ -146,9 +146,12 @@ def test_a_record_that_kills_the_process_twice_is_quarantined(tmp_path):
     wait_ready(f"http://127.0.0.1:{http}", 60)
     lines = [OK.format(s=1, n=i) for i in range(20)]
     lines.insert(7, OK.format(s=1, n="CRASH-ME"))
-    r = httpx.post(f"http://127.0.0.1:{http}/api/v1/ingest", content="\n".join(lines),
-                   headers={"Authorization": f"Bearer {token}"})
-    assert r.status_code == 200  # acknowledged: on disk
+    try:
+        r = httpx.post(f"http://127.0.0.1:{http}/api/v1/ingest", content="\n".join(lines),
+                       headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200  # acknowledged: on disk
+    except httpx.RemoteProtocolError:
+        pass  # the processor may read the fsynced record and die before the answer goes out: it's on disk
     starts = 1
     while True:  # as a service manager does: start it again each time it dies
         code = proc.wait(timeout=60) if starts < 8 else None

@@ -76,7 +76,34 @@ def test_every_headline_figure_from_known_counts(tmp_path):
     for text in ("90,000", "978", "75,000 (83%)", "| 3 |", "2026-08-01", "45 seconds", "61 minutes", "Glossary",
                  "**web shell**", "Exeshire County Council", "1186% more than in the period"):
         assert text in md, text
-    assert "1 succeeded" in md and "none succeeded" not in md
+    assert "1 breach confirmed; 1 still being investigated" in md and "none succeeded" not in md
+    assert "3 serious incidents needed the security team's investigation" in md and "attempts were serious" not in md
+
+
+def test_open_incidents_are_never_reported_as_none_succeeded(tmp_path):
+    """A day with serious incidents still open: the report says they are being investigated, not that
+    nothing succeeded; the average is over the days with records; plurals are right (issue 17)."""
+    engine = open_state(tmp_path)
+    first = _us("2026-09-29")
+    with engine.begin() as c:
+        c.execute(insert(S.daily_attempts), [dict(day="2026-09-29", organization_id="default",
+                                                  category="password_guessing", outcome="blocked", n=29529)])
+        c.execute(insert(S.daily_counts), [dict(day=d, organization_id="default", input_type="file", dataset="sshd",
+                                                outcome="", n=1) for d in ("2026-09-28", "2026-09-29")])
+        for i in (1, 2):
+            c.execute(insert(S.incidents).values(
+                id=i, title=f"t{i}", severity="critical", status="new" if i == 1 else "investigating", outcome=None,
+                organization_id="default", created_at=first, updated_at=first, first_seen=first, last_seen=first,
+                raised_at=first + 1_000_000, risk=300, reason="critical rule"))
+    r = build(engine, parse_period("2026-09-01..2026-09-30"), "Exeshire", incident_summary)
+    assert r.still_open == 2 and not r.none_succeeded and r.days_recorded == 3 and round(r.per_day) == 9843
+    for fmt in ("md", "html"):
+        text = render(r, fmt).content.decode()
+        assert "none succeeded" not in text and "2 still being investigated; none confirmed as a breach so far" in text
+        assert "a median of 1 second after" in text and "1 seconds" not in text
+        assert "about 9,843 a day over the 3 days with records" in text
+    html = render(r, "html").content.decode()
+    assert 'class="fig open"' in html and 'none succeeded' not in html
 
 
 def test_no_comparison_with_a_period_not_recorded(tmp_path):

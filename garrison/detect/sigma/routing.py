@@ -51,8 +51,23 @@ class Route:
             mapped = self.fields.get(name)
             if mapped:
                 return key_getter(mapped), mapped
+            if schema == "ecs" and is_ecs(name):
+                # a field Garrison's parsers fill under its ECS name: one dict lookup, so the rule gets a
+                # literal prefilter and a verdict memo (the own pack names ECS fields throughout)
+                return key_getter(name), name
             return chain_getter([name], fallback_original=name), None
         return resolve_other
+
+
+# ECS field sets (and Garrison's own) whose names parsers write as they are: a rule naming one reads that key.
+_ECS_ROOTS = frozenset(("event", "source", "destination", "client", "server", "user", "url", "http", "host",
+                        "network", "process", "dns", "email", "file", "observer", "organization", "log", "tls",
+                        "user_agent", "rule", "threat", "garrison", "winlog", "service", "related", "waf"))
+
+
+def is_ecs(name: str) -> bool:
+    head, dot, _ = name.partition(".")
+    return bool(dot) and head in _ECS_ROOTS
 
 
 @dataclass
