@@ -132,6 +132,8 @@ def test_hostile_records_on_every_path_are_quarantined_and_ordinary_ones_stored(
         h = httpx.get(f"http://127.0.0.1:{http}/healthz").json()
         assert h["status"] == "ok" and h["components"]["processor"]["state"] == "running", h
         assert _peak_rss_mb(proc.pid) < 1024
+        print(f"hostile: {ok_sent} ordinary records stored, {len(q)} hostile ones quarantined, statuses "
+              f"{sorted(set(statuses))}, peak RSS {_peak_rss_mb(proc.pid):.0f} MB")
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
@@ -172,6 +174,7 @@ def test_a_record_that_kills_the_process_twice_is_quarantined(tmp_path):
             break
     try:
         assert 2 <= starts <= 6, starts
+        print(f"crash: the poison record was quarantined after {starts - 1} crashes")
         store = EventStore(tmp_path / "data", open_state(tmp_path / "data"))
         assert search(store, "okuser", count_only=True).count == 20
         q = _quarantine(tmp_path / "data")
@@ -216,6 +219,8 @@ def test_oversized_bodies_and_connections_are_bounded(tmp_path):
         assert b" 408 " in body.recv(200)
         assert httpx.get(f"{base}/healthz").json()["components"]["http"]["header_timeouts"] >= 1
         assert _peak_rss_mb(proc.pid) < 1024
+        print(f"bounds: 53 MB bodies refused (413), 10 syslog connections -> 4 kept, 6 refused; "
+              f"peak RSS {_peak_rss_mb(proc.pid):.0f} MB")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
