@@ -125,8 +125,16 @@ class PolicyConfig:
     tags: list[str] = field(default_factory=list)  # only detections with one of these tags
 
 
+# Garrison's brute-force correlations (detect/rules/authentication): 5 failures in 10 minutes, 6 in a minute,
+# SSH handshakes dropped in a burst. fail2ban bans such a source for 10 minutes, CrowdSec for 4 hours; the
+# first ban here is short and each repeat within 30 days doubles it (respond.escalation_factor).
+BRUTE_FORCE_RULES = ["9c1e7a52-5d3b-4d4e-9a7f-6a1f0b2c3d10", "9c1e7a52-5d3b-4d4e-9a7f-6a1f0b2c3d15"]
+
+
 def _default_policies() -> list[dict[str, object]]:
-    return [{"name": "ban sources of high and critical detections", "min_level": "high", "duration": "4h"}]
+    return [{"name": "ban sources of high and critical detections", "min_level": "high", "duration": "4h"},
+            {"name": "ban brute-force sources", "min_level": "medium", "rules": list(BRUTE_FORCE_RULES),
+             "duration": "15m"}]
 
 
 @dataclass(frozen=True)

@@ -303,5 +303,32 @@ def panther(data: Path) -> list[Row]:
     return [Row("panther", cls, *v) for cls, v in sorted(by.items())]
 
 
+def bans(data: Path) -> list[Row]:
+    """Addresses fail2ban bans on loghub's OpenSSH log that Garrison bans too ('detected'), and Garrison's bans
+    of addresses fail2ban doesn't ban ('wrongly flagged', out of the other addresses that failed a login)."""
+    from garrison.evaluate.bans import SSHD_LOG, fail2ban_bans, garrison_bans
+
+    theirs = fail2ban_bans(data / SSHD_LOG)
+    if theirs is None:
+        return []  # fail2ban is not installed (make test-deps installs it)
+    ours = garrison_bans(data / SSHD_LOG)
+    seen = {ev["source.ip"] for ev in _sshd_failures(data / SSHD_LOG)}
+    return [Row("bans-vs-fail2ban", "loghub OpenSSH_2k, sshd jail", len(theirs & ours), len(theirs),
+                len(ours - theirs), len(seen - theirs))]
+
+
+def _sshd_failures(path: Path) -> list[Event]:
+    st = ParseState(source=str(path))
+    out = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            ev = parse_record(RawRecord(text=line, source=str(path)), st)
+        except GarrisonError:
+            continue
+        if ev and ev.get("event.outcome") == "failure" and ev.get("source.ip"):
+            out.append(ev)
+    return out
+
+
 SUITES = {"fail2ban": fail2ban, "crs": crs, "csic2010": csic, "httpparams": httpparams, "crowdsec": crowdsec,
-          "panther": panther}
+          "panther": panther, "bans": bans}
