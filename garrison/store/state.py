@@ -238,6 +238,7 @@ incidents = Table(
     Column("closed_at", BigInteger),
     Column("risk", Integer, nullable=False, default=0),
     Column("reason", String(256), nullable=False),  # why it was raised: risk threshold, critical rule, ...
+    Column("title_rank", Integer),  # how telling the detection that names the incident is (triage.incidents)
 )
 
 incident_entities = Table(

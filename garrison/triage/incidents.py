@@ -33,6 +33,23 @@ class TriageConfig:
     chain_tactics: int = 3  # distinct tactics on one entity, one of them post-compromise, raise an incident
 
 
+# An incident is named after its most telling detection: the most severe, then the furthest along an attack
+# (credential dumping over the log clearing that hid it, ransomware over the sweep that spread it), then the
+# most specific technique (a sub-technique over its parent).
+_TACTIC_RANK = {"impact": 9, "exfiltration": 8, "credential-access": 7, "lateral-movement": 7,
+                "command-and-control": 6, "persistence": 5, "privilege-escalation": 5, "collection": 4,
+                "execution": 4, "defense-evasion": 3, "discovery": 2, "initial-access": 2, "reconnaissance": 1,
+                "resource-development": 1}
+
+
+def title_rank(d: Detection) -> int:
+    tags = [t.lower() for t in d.tags]
+    tactic = max((_TACTIC_RANK.get(t[7:].replace("_", "-"), 0) for t in tags
+                  if t.startswith("attack.") and not t[7:8] == "t"), default=0)
+    specific = any(t.startswith("attack.t") and "." in t[8:] for t in tags)
+    return (LEVELS.index(d.level) if d.level in LEVELS else 0) * 100 + tactic * 10 + int(specific)
+
+
 def _first_sign(d: Detection) -> int:
     """The earliest event behind a detection: a correlation's first evidence, else its own event."""
     times = [t for ev in d.evidence if isinstance(t := ev.get("@timestamp"), int)]
@@ -145,18 +162,21 @@ class TriageStage:
         iid = c.execute(insert(S.incidents).values(
             title=self._title(d)[:512], severity=sev, status="new", organization_id=d.event.get("organization.id") or "default",
             created_at=now, updated_at=now, first_seen=_first_sign(d), last_seen=d.timestamp, raised_at=d.timestamp,
-            risk=int(risk), reason=reason[:256])).inserted_primary_key[0]
+            risk=int(risk), reason=reason[:256], title_rank=title_rank(d))).inserted_primary_key[0]
         self._link(c, iid, d, ents)
         audit(c, "triage", "incident.raise", f"incident:{iid}", {"reason": reason, "detection": d.extra.get("id")})
         return int(iid), sev
 
     def _join(self, c: Any, iid: int, d: Detection, ents: list[tuple[str, str]], risk: float) -> None:
         row = c.execute(select(S.incidents.c.severity, S.incidents.c.risk, S.incidents.c.first_seen,
-                               S.incidents.c.last_seen).where(S.incidents.c.id == iid)).first()
+                               S.incidents.c.last_seen, S.incidents.c.title_rank).where(S.incidents.c.id == iid)).first()
         sev = max(row[0], d.level if d.level in LEVELS else row[0], key=LEVELS.index)
+        renamed: dict[str, Any] = {}
+        if (rank := title_rank(d)) > (row[4] or 0):
+            renamed = {"title": self._title(d)[:512], "title_rank": rank}
         c.execute(update(S.incidents).where(S.incidents.c.id == iid).values(
             severity=sev, risk=max(row[1], int(risk)), first_seen=min(row[2], _first_sign(d) or row[2]),
-            last_seen=max(row[3], d.timestamp), updated_at=int(time.time() * 1e6)))
+            last_seen=max(row[3], d.timestamp), updated_at=int(time.time() * 1e6), **renamed))
         self._link(c, iid, d, ents)
 
     @staticmethod

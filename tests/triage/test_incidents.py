@@ -212,3 +212,40 @@ def test_temporal_correlation_links_the_entities_of_all_its_evidence(env):
     (inc,) = list_incidents(engine)
     ents = {(e["kind"], e["value"]) for e in get_incident(engine, inc["id"])["entities"]}
     assert ents == {("host", "fs01"), ("user", "admin.kim"), ("ip", "10.10.0.7"), ("host", "ws-00007")}
+
+
+def test_the_title_names_the_most_telling_detection(env):
+    """Credential dumping names the incident over the log clearing that came first (issue 17)."""
+    engine, store, stage, _ = env
+    t0 = int(time.time() * 1e6)
+    cleared = Detection("s1", "Important Windows Eventlog Cleared", "high", ["attack.defense-evasion", "attack.t1070.001"],
+                        t0, {"host.name": "ws17", "@timestamp": t0, "event.id": 1, "organization.id": "default",
+                             "garrison.host.criticality": 5})
+    _commit(store, stage, [Detection("c0", "Suspicious process", "critical", ["attack.execution"], t0,
+                                     {"host.name": "ws17", "@timestamp": t0, "event.id": 1})])
+    (inc,) = list_incidents(engine)
+    assert inc["title"] == "Suspicious process — ws17"
+    # as if the log clearing had raised it: the detections that follow rename it only when they tell more
+    with engine.begin() as c:
+        c.execute(S.incidents.update().values(title="Important Windows Eventlog Cleared — ws17", title_rank=0))
+    _commit(store, stage, [cleared])
+    assert list_incidents(engine)[0]["title"] == "Important Windows Eventlog Cleared — ws17"
+    dump = Detection("s2", "Lsass Memory Dump via Comsvcs DLL", "high", ["attack.credential-access", "attack.t1003.001"],
+                     t0 + 1, {"host.name": "ws17", "@timestamp": t0 + 1, "event.id": 2, "organization.id": "default"})
+    _commit(store, stage, [dump])
+    assert list_incidents(engine)[0]["title"] == "Lsass Memory Dump via Comsvcs DLL — ws17"
+    _commit(store, stage, [Detection("s3", "Whoami", "medium", ["attack.discovery", "attack.t1033"], t0 + 2,
+                                     {"host.name": "ws17", "@timestamp": t0 + 2, "event.id": 3})])
+    assert list_incidents(engine)[0]["title"] == "Lsass Memory Dump via Comsvcs DLL — ws17"
+
+
+def test_title_rank_orders_severity_then_tactic_then_specificity():
+    from garrison.triage.incidents import title_rank
+
+    def d(level, *tags):
+        return Detection("r", "r", level, list(tags), 0, {})
+
+    assert title_rank(d("critical", "attack.discovery")) > title_rank(d("high", "attack.impact", "attack.t1486"))
+    assert title_rank(d("high", "attack.impact", "attack.t1486")) > title_rank(d("high", "attack.lateral-movement"))
+    assert title_rank(d("high", "attack.credential-access", "attack.t1003.001")) > \
+        title_rank(d("high", "attack.credential-access", "attack.t1003"))

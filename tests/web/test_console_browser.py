@@ -113,8 +113,16 @@ def test_incident_comment_and_close(page):
     first.click()
     page.wait_for_url("**/console/incidents/*")
     assert page.get_by_role("heading", name="Timeline").is_visible() or page.locator("#tl-h").is_visible()
-    page.locator("ol.timeline details").first.locator("summary").click()
-    assert page.locator("ol.timeline pre.raw").first.is_visible()
+    single = page.locator("ol.timeline > li:not(.group) > details")
+    group = page.locator("ol.timeline > li.group > details")
+    assert single.count() or group.count()
+    if single.count():
+        single.first.locator("summary").click()
+        assert page.locator("ol.timeline pre.raw").first.is_visible()
+    if group.count():  # repeats are one row, "Rule ×N, first–last", opening to each
+        group.first.locator("summary").click()
+        assert "×" in group.first.locator("summary").inner_text()
+        assert group.first.locator("ol.timeline li").first.is_visible()
     page.get_by_label("Comment", exact=True).fill("Checked the bastion's auth log; account reset.")
     page.get_by_role("button", name="Add comment").click()
     assert "comment added" in page.locator(".notice").inner_text()

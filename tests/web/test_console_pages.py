@@ -104,3 +104,29 @@ def test_incident_actions_are_audited(app):
     with app.state.decisions.engine.connect() as conn:
         actions = {a for (a,) in conn.execute(select(S.audit_log.c.action).where(S.audit_log.c.actor == "alice"))}
     assert {"incident.assign", "incident.status", "incident.comment", "incident.close", "suppression.add"} <= actions
+
+
+def test_incident_page_offers_ban_only_for_outside_addresses_and_no_preset_outcome(app):
+    """Issue 17: the estate's own addresses are never offered for a ban; closing asks what it was."""
+    c = _client(app)
+    ids = re.findall(r'href="/console/incidents/(\d+)"', c.get("/console/incidents").text)
+    seen_internal = False
+    for iid in ids:
+        html = c.get(f"/console/incidents/{iid}").text
+        assert '<option value="" disabled selected>choose what it was</option>' in html
+        offered = re.findall(r"<option>([0-9a-f.:]+)</option>", html.split('name="value"', 1)[1].split("</select>", 1)[0]) \
+            if 'name="value"' in html else []
+        assert not [ip for ip in offered if ip.startswith(("10.", "192.168.", "172.16."))], (iid, offered)
+        seen_internal |= ">10." in html or "10." in html.split("Entities", 1)[-1]
+    assert ids and seen_internal  # the simulated incidents do name internal addresses
+
+
+def test_timeline_groups_repeats():
+    from garrison.web.console.incidents import timeline_groups
+
+    def d(rule, t, host="ws1"):
+        return {"rule_id": rule, "timestamp": t, "source_ip": None, "user_name": None, "host_name": host}
+
+    dets = [d("sweep", 1), d("note", 2), *[d("note", 3 + i) for i in range(29)], d("note", 40, host="ws2")]
+    groups = timeline_groups(dets)
+    assert [len(g) for g in groups] == [1, 30, 1] and groups[1][-1]["timestamp"] == 31

@@ -12,6 +12,8 @@ from garrison.web.deps import RowId
 from garrison.errors import GarrisonError
 from garrison.store import state as S
 from garrison.store.search import events_by_id
+from garrison.model.inventory import load_inventory
+from garrison.respond.safety import protected_reason
 from garrison.triage.cases import OUTCOMES, STATUSES, assign, close, comment, get_incident, list_incidents, set_status
 from garrison.web.console.base import Console, Refused, back, need, page
 
@@ -35,8 +37,26 @@ def _load(con: Console, iid: RowId) -> dict[str, Any]:
     ids = [d["event_id"] for d in dets if d["event_id"] is not None]
     span = (min((d["timestamp"] for d in dets), default=0) - 60_000_000, max((d["timestamp"] for d in dets), default=0) + 60_000_000)
     events = events_by_id(con.store, ids, *span) if ids else {}
+    inventory = load_inventory(con.config.enrich.inventory)
+    # ban is offered only for what can be banned: never the estate's own addresses, partners or special ranges
+    bannable = [e["value"] for e in inc["entities"] if e["kind"] == "ip" and not protected_reason("ip", e["value"], inventory)]
     return {"inc": inc, "events": events, "others": _other_incidents(con, iid, inc["entities"]),
-            "shown": len(dets)}
+            "shown": len(dets), "bannable": bannable, "groups": timeline_groups(dets)}
+
+
+def timeline_groups(dets: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Repeats of one rule on the same source, user and host, one after another, become one row of the
+    timeline ("Ransom note written ×30, 13:39:37–13:40:10") that opens to show each."""
+    groups: list[list[dict[str, Any]]] = []
+    key = None
+    for d in dets:
+        k = (d["rule_id"], d["source_ip"], d["user_name"], d["host_name"])
+        if groups and k == key:
+            groups[-1].append(d)
+        else:
+            groups.append([d])
+            key = k
+    return groups
 
 
 def routes(r: APIRouter, con: Console) -> None:
