@@ -57,7 +57,7 @@ def _depth_ok(v: Any, left: int) -> bool:
 def check_event(ev: Event, bounds: Bounds) -> None:
     """Raise ``OutOfBounds`` naming the field and the reason; coerce the harmless (a number where text belongs).
 
-    On the hot path: most values are text, which needs no check unless the field is an integer column."""
+    On the hot path most values are text, which needs no check outside the integer columns."""
     if len(ev) > bounds.max_fields:
         raise OutOfBounds(f"{len(ev)} fields, more than the limit of {bounds.max_fields}")
     lo, hi = bounds.time_range()
@@ -70,18 +70,18 @@ def check_event(ev: Event, bounds: Bounds) -> None:
         if not lo <= v < hi:
             raise OutOfBounds(f"{k}: time outside the years {bounds.min_year}-{bounds.max_year} "
                               f"(ingest.min_year/max_year)")
+    for k in _INT_COLUMNS:
+        v = ev.get(k)
+        if v is not None:
+            _int_field(ev, k, v)
     for k, v in ev.items():
         t = type(v)
+        if t is str:  # text is safe in any other field
+            continue
         kind = _KIND.get(k)
-        if t is str:
-            if kind == "int":
-                _int_field(ev, k, v)
+        if v is None or kind == "ts" or kind == "int":
             continue
-        if v is None or kind == "ts":
-            continue
-        if kind == "int":
-            _int_field(ev, k, v)
-        elif kind == "str":
+        if kind == "str":
             if (t is int or t is float) and (t is float or -_I64 <= v < _I64):
                 ev[k] = str(v)
             elif t is list and all(type(x) is str for x in v) and k not in _IP_FIELDS:
@@ -98,6 +98,7 @@ def check_event(ev: Event, bounds: Bounds) -> None:
 
 
 _KIND = CORE_COLUMNS
+_INT_COLUMNS = tuple(k for k, kind in CORE_COLUMNS.items() if kind == "int")
 
 
 def _int_field(ev: Event, k: str, v: Any) -> None:
