@@ -130,3 +130,11 @@ def test_timeline_groups_repeats():
     dets = [d("sweep", 1), d("note", 2), *[d("note", 3 + i) for i in range(29)], d("note", 40, host="ws2")]
     groups = timeline_groups(dets)
     assert [len(g) for g in groups] == [1, 30, 1] and groups[1][-1]["timestamp"] == 31
+
+
+def test_overview_breaches_card_is_not_green_while_incidents_are_open(app):
+    """Issue 17: the overview follows the report's rule; with open serious incidents it says so, not 'none'."""
+    html = _client(app).get("/console/?range=30d").text
+    card = re.search(r'<li class="(\w+)"><b data-k="breaches">[^<]*</b><span>(.*?)</span></li>', html, re.S)
+    assert card and card.group(1) == "open", card and card.group(0)
+    assert "still being investigated" in card.group(2)

@@ -58,8 +58,10 @@ def funnel(engine: Engine, rng: str) -> dict[str, int]:
                                                                                r.level != "informational")).scalar()
         incidents = c.execute(select(func.count()).where(i.first_seen >= since)).scalar()
         breaches = c.execute(select(func.count()).where(i.first_seen >= since, i.outcome == "tp_breach")).scalar()
+        # not closed yet: nobody can say they failed (the report's rule: "none succeeded" only when known)
+        still_open = c.execute(select(func.count()).where(i.first_seen >= since, i.status != "closed")).scalar()
     return {"events": events, "attempts": int(attempts), "blocked": int(blocked), "detections": int(detections or 0),
-            "incidents": int(incidents or 0), "breaches": int(breaches or 0)}
+            "incidents": int(incidents or 0), "breaches": int(breaches or 0), "still_open": int(still_open or 0)}
 
 
 def attempts_series(engine: Engine, rng: str) -> list[dict[str, Any]]:
