@@ -13,6 +13,22 @@ from garrison.parse import ParseState, parse_record
 from garrison.pipeline import build_pipeline
 from garrison.store import EventStore, open_state
 
+IN_CI = bool(os.environ.get("CI"))
+
+
+def needs(missing: bool, reason: str):
+    """Skip a test whose tool is missing on a developer's machine; in CI (which installs everything) a
+    missing tool is a failure, not a silent skip."""
+    if IN_CI:
+        return pytest.mark.skipif(False, reason=reason) if not missing else pytest.mark.usefixtures("_ci_missing")
+    return pytest.mark.skipif(missing, reason=reason)
+
+
+@pytest.fixture
+def _ci_missing(request):
+    pytest.fail(f"{request.node.name}: a tool this test needs is missing in CI (make test-deps installs it)")
+
+
 DATA = Path(os.environ.get("GARRISON_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 
 

@@ -18,13 +18,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.conftest import IN_CI, needs
 import yaml
 
 from garrison.store import EventStore, open_state
 from garrison.store.search import search
 from garrison.testing import free_port, wait_ready
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root (CI runs as root)")
+pytestmark = needs(os.geteuid() != 0, "mounting a tmpfs needs root (CI runs as root)")
 
 
 @pytest.fixture
@@ -33,7 +35,7 @@ def small_disk(tmp_path):
     mnt.mkdir()
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)], capture_output=True, text=True)
     if r.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+        (pytest.fail if IN_CI else pytest.skip)(f"cannot mount a tmpfs here: {r.stderr.strip()}")
     try:
         yield mnt
     finally:

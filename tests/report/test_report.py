@@ -10,6 +10,8 @@ import time
 from datetime import date, datetime, timezone
 
 import pytest
+
+from tests.conftest import needs
 from sqlalchemy import insert
 
 from garrison.report import generate, parse_period, render
@@ -19,7 +21,7 @@ from garrison.store import open_state
 from garrison.store import state as S
 
 PERIOD = "2026-07-01..2026-09-30"
-needs_poppler = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (make test-deps installs it)")
+needs_poppler = needs(shutil.which("pdftotext") is None, "poppler-utils (make test-deps installs it)")
 
 
 def _us(d: str, hour: int = 12) -> int:

@@ -11,6 +11,8 @@ import signal
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import needs
 import yaml
 
 from garrison.config import load_config
@@ -24,7 +26,7 @@ from tests.e2e.test_serve_durability import _free_port, _start, _wait_http
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("GARRISON_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
 PW = "correct horse battery staple"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium (make test-deps installs it)")
+pytestmark = needs(not Path(CHROMIUM).exists(), "Debian's chromium (make test-deps installs it)")
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +173,7 @@ def test_ban_an_address(page):
 AXE = Path(__file__).resolve().parents[2] / ".ci/node/node_modules/axe-core/axe.min.js"
 
 
-@pytest.mark.skipif(not AXE.exists(), reason="axe-core (make test installs it with npm)")
+@needs(not AXE.exists(), "axe-core (make test installs it with npm)")
 def test_pages_meet_wcag_aa_and_fit_a_laptop(audit_page):
     """axe-core's WCAG 2 A and AA rules (contrast included) on every page, at 1366x768."""
     page = audit_page
