@@ -13,7 +13,7 @@ from rich.table import Table
 from garrison.cli._context import Context, console, json_line, out, pass_ctx
 from garrison.pipeline.hunt import Hunter, HuntStats
 from garrison.detect.sigma.load import load_rules
-from garrison.detect.sigma.routing import load_routing
+from garrison.detect.sigma.stage import compiled_engine
 from garrison.detect.sigma.rulesets import active_paths, disabled_rules, install, installed, set_enabled
 from garrison.errors import GarrisonError
 from garrison.model import Reject
@@ -94,11 +94,10 @@ def disable(ctx: Context, target: str) -> None:
 @pass_ctx
 def hunt(ctx: Context, rule_paths: tuple[str, ...], as_json: bool, as_csv: bool, min_level: str, logs: tuple[str, ...]) -> None:
     """Run Sigma rules over log files: EVTX, JSON lines, and every format Garrison parses."""
-    rs = load_rules(rule_paths)
-    for f, reason in rs.errors:
+    engine = compiled_engine(ctx.config, list(rule_paths))
+    for f, reason in engine.errors:
         console.print(f"[yellow]rule not loaded[/]: {f}: {reason}")
-    sig = ctx.config.detect.sigma
-    hunter = Hunter(rs.rules, rs.correlations, load_routing(sig.logsources) if sig.logsources else None, sig.placeholders)
+    hunter = Hunter(ctx.config, [], [], engine=engine)
     floor = LEVELS.index(min_level)
     stats = HuntStats()
     counts: Counter[tuple[str, str]] = Counter()
@@ -130,7 +129,7 @@ def hunt(ctx: Context, rule_paths: tuple[str, ...], as_json: bool, as_csv: bool,
     if as_json or as_csv:
         return
     t = Table(title=f"{sum(counts.values()):,} detections in {stats.records:,} records "
-                    f"({stats.rejects:,} unreadable) with {len(rs.rules) + len(rs.correlations):,} rules")
+                    f"({stats.rejects:,} unreadable) with {engine.report.loaded + engine.correlation_count:,} rules")
     t.add_column("level")
     t.add_column("rule")
     t.add_column("hits", justify="right")

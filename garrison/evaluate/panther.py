@@ -56,7 +56,7 @@ def run_panther(data: Path) -> list[PantherCase]:
             engine = None
         else:
             rs = load_rules([builtin_pack() / garrison_rule])
-            engine = SigmaEngine(rs.rules, [], schema="ecs")
+            engine = SigmaEngine(rs.rules, [])
         for i, test in enumerate(doc.get("Tests") or []):
             log = test.get("Log")
             st = ParseState(f"panther:{rel}#{i}")

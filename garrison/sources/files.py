@@ -1,4 +1,4 @@
-"""Files, folders, .gz and .zip archives, and EVTX: the source behind ``garrison import`` and ``hunt``.
+"""Files, folders, .gz, .zip and .tar(.gz) archives, and EVTX: the source behind ``garrison import`` and ``hunt``.
 
 Yields ``RawRecord`` for each line (or EVTX record) and ``Reject`` for input
 that can't be read: an over-long line, a truncated .gz, a corrupt EVTX chunk.
@@ -6,6 +6,8 @@ that can't be read: an over-long line, a truncated .gz, a corrupt EVTX chunk.
 
 from __future__ import annotations
 
+import functools
+import tarfile
 import zipfile
 import zlib
 import tempfile
@@ -70,23 +72,38 @@ def _gunzip_chunks(stream: IO[bytes], limits: Limits = Limits()) -> Iterator[byt
     """Decompress incrementally so that a truncated file still yields all it holds, then says so."""
     d = zlib.decompressobj(wbits=31)
     in_total = out_total = 0
-    while raw := stream.read(_CHUNK):
-        in_total += len(raw)
-        while raw:
-            try:
-                out = d.decompress(raw, _CHUNK)
-            except zlib.error as e:
-                raise Truncated(f"corrupt gzip data: {e}") from e
-            raw = d.unconsumed_tail
-            if out:
-                out_total += len(out)
-                _bomb_check(out_total, in_total, limits)
-                yield out
-            if raw:
-                continue
-            if d.eof and d.unused_data:  # next member of a multi-member gzip
-                raw = d.unused_data
-                d = zlib.decompressobj(wbits=31)
+    raw = b""
+    while True:
+        if not raw:
+            raw = stream.read(_CHUNK)
+            if not raw:
+                break
+            in_total += len(raw)
+        try:
+            out = d.decompress(raw, _CHUNK)
+        except zlib.error as e:
+            raise Truncated(f"corrupt gzip data: {e}") from e
+        raw = d.unconsumed_tail
+        if out:
+            out_total += len(out)
+            _bomb_check(out_total, in_total, limits)
+            yield out
+        if d.eof:
+            # what follows the member: the next member of a multi-member gzip, or padding (tar writes zeros)
+            raw = d.unused_data + raw
+            if not raw:
+                raw = stream.read(_CHUNK)
+                in_total += len(raw)
+            if not raw:
+                return
+            if not raw.startswith(b"\x1f\x8b"):
+                extra, junk = len(raw), len(raw.strip(b"\0"))  # zero padding is not data
+                while more := stream.read(_CHUNK):
+                    extra, junk = extra + len(more), junk + len(more.strip(b"\0"))
+                if junk:
+                    raise Truncated(f"{extra:,} bytes after the end of the gzip data are not gzip data; not read")
+                return
+            d = zlib.decompressobj(wbits=31)
     tail = d.flush()
     if tail:
         yield tail
@@ -252,20 +269,54 @@ def _zip_member_chunks(raw: IO[bytes], info: zipfile.ZipInfo, limits: Limits) ->
         yield chunk
 
 
-def _evtx_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, member: str, limits: Limits) -> Iterator[RawRecord | Reject]:
-    """An .evtx inside a zip: the parser needs a file, so it is copied (bounded) into a private temp folder."""
+def _evtx_member(chunks: Iterator[bytes], member: str) -> Iterator[RawRecord | Reject]:
+    """An .evtx inside an archive: the parser needs a file, so it is copied (bounded) into a private temp folder."""
     with tempfile.TemporaryDirectory(prefix="garrison-evtx-") as d:  # mode 0700, a fresh name: no symlink to follow
         tmp = Path(d) / "member.evtx"
         try:
-            with zf.open(info) as raw, open(tmp, "xb") as out:
-                for chunk in _zip_member_chunks(raw, info, limits):
+            with open(tmp, "xb") as out:
+                for chunk in chunks:
                     out.write(chunk)
-        except TooLarge as e:
+        except (TooLarge, Truncated, tarfile.TarError) as e:
             yield Reject(member, f"not read: {e}", "", None, None, "evtx")
             return
         for r in _evtx(tmp, member):
             r.source = member
             yield r
+
+
+def _tar(path: Path, source: str, fmt: str | None, limits: Limits) -> Iterator[RawRecord | Reject]:
+    """A tar archive, plain or gzipped, read as a stream: each regular member like a file, bounded like a .gz."""
+    with open(path, "rb") as f:
+        stream: IO[bytes] = _ChunkReader(_gunzip_chunks(f, limits)) if path.name.lower().endswith(("gz", ".tgz")) \
+            else f  # type: ignore[assignment]
+        try:
+            with tarfile.open(fileobj=stream, mode="r|") as tf:
+                for m in tf:
+                    if not m.isfile() or Path(m.name).name.startswith("._"):
+                        continue
+                    member, low = f"{source}!{m.name}", m.name.lower()
+                    fh = tf.extractfile(m)
+                    if fh is None:
+                        continue
+                    chunks = _bounded(iter(functools.partial(fh.read, _CHUNK), b""), limits)
+                    if low.endswith(".evtx"):
+                        yield from _evtx_member(chunks, member)
+                        continue
+                    if low.endswith(".gz"):
+                        chunks = _gunzip_chunks(_ChunkReader(chunks), limits)
+                    yield from _lines(chunks, member, fmt, limits.max_line)
+        except (tarfile.TarError, Truncated, TooLarge, zlib.error, EOFError) as e:
+            yield Reject(source, f"tar archive not readable past this point: {e}", "", None, None, fmt)
+
+
+def _bounded(chunks: Iterator[bytes], limits: Limits) -> Iterator[bytes]:
+    total = 0
+    for c in chunks:
+        total += len(c)
+        if total > limits.max_decompressed:
+            raise TooLarge(f"archive member passed {limits.max_decompressed:,} bytes (ingest.max_decompressed_bytes)")
+        yield c
 
 
 def read_file(path: Path, fmt: str | None = None, max_line: int = DEFAULT_MAX_LINE,
@@ -276,6 +327,8 @@ def read_file(path: Path, fmt: str | None = None, max_line: int = DEFAULT_MAX_LI
     try:
         if name.endswith(".evtx") or fmt == "evtx":
             yield from _evtx(path, source)
+        elif name.endswith((".tar", ".tar.gz", ".tgz")):
+            yield from _tar(path, source, fmt, limits)
         elif name.endswith(".zip"):
             try:
                 zf = zipfile.ZipFile(path)
@@ -289,7 +342,7 @@ def read_file(path: Path, fmt: str | None = None, max_line: int = DEFAULT_MAX_LI
                         continue
                     member = f"{source}!{info.filename}"
                     if info.filename.lower().endswith(".evtx"):
-                        yield from _evtx_member(zf, info, member, limits)
+                        yield from _evtx_member(_zip_member_chunks(zf.open(info), info, limits), member)
                         continue
                     try:
                         with zf.open(info) as raw:

@@ -1,64 +1,67 @@
-"""hunt (raw flat Windows records) and the live pipeline (normalised events) agree; the hunt CLI's outputs."""
+"""``hunt`` is the live pipeline run over files: both give the same detections on every SigmaHQ regression
+folder (its .json and .evtx, Defender's included) and on the OTRF corpus; the hunt CLI's outputs."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
-import zipfile
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+import yaml
 
 from garrison.config import load_config
-from garrison.detect.sigma.engine import SigmaEngine
+from garrison.model.detection import Detection
 from garrison.pipeline.hunt import Hunter
-from garrison.detect.sigma.stage import SigmaStage
-from garrison.pipeline import build_pipeline
-from garrison.sources.files import read_file
+from garrison.pipeline.runner import _batches, build_live_pipeline
+from garrison.sources.files import expand, read_file
+from garrison.store.state import open_state
 from tests.conftest import DATA
 
-def _json_member(z):
-    with zipfile.ZipFile(z) as zf:
-        return next((n for n in zf.namelist() if n.endswith(".json") and not n.startswith("__MACOSX")), None)
+REGRESSION = DATA / "sigma/regression_data"
 
 
-# some OTRF recordings are packet captures only
-ZIPS = [z for z in sorted((DATA / "otrf").rglob("*.zip")) if _json_member(z)]
-_RULES: list = []
+def _live_and_hunted(tmp_path, rule_files, logs, rules):
+    """(file, record, rule) of every Sigma detection: the full configured live pipeline, then hunt."""
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    for i, f in enumerate(rule_files):
+        shutil.copy(f, folder / f"{i:05d}_{f.name}")
+    cfg_file = tmp_path / "garrison.yml"
+    cfg_file.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "data"),
+                                        "detect": {"sigma": {"rule_dirs": [str(folder)]}}}))
+    cfg = load_config(cfg_file)
+    ids = {str(r.id) for r in rules}
+    live_pipeline = build_live_pipeline(cfg, open_state(cfg.data_path))
+    live = set()
+    for f in expand(logs):
+        for records in _batches(read_file(f), 5000):
+            b = live_pipeline.process(records)
+            live |= {(d.source_file, d.source_record, d.rule_id) for d in b.detections + b.suppressed
+                     if d.rule_id in ids}
+    hunted = {(d.source_file, d.source_record, d.rule_id) for d in Hunter(cfg, rules, []).hunt(logs)
+              if isinstance(d, Detection)}
+    return live, hunted
 
 
-def _windows_rules():
-    if not _RULES:
-        from garrison.detect.sigma.load import load_rules
+def test_live_and_hunt_agree_on_every_regression_folder(tmp_path, sigma_rules):
+    wanted = {yaml.safe_load(p.read_text())["rule_metadata"][0]["id"] for p in REGRESSION.rglob("info.yml")}
+    rules = [r for r in sigma_rules.rules if str(r.id) in wanted]
+    assert len(rules) >= 190
+    live, hunted = _live_and_hunted(tmp_path, sorted({r.source.path for r in rules}), [REGRESSION], rules)
+    assert live == hunted
+    folders = {f.split("/regression_data/")[1].rsplit("/", 1)[0] for f, _, _ in hunted}
+    assert len(folders) >= 190  # nearly every folder's rule fires on its own recording
+    assert {f.rsplit(".", 1)[1] for f, _, _ in hunted} >= {"json", "evtx"}
+    assert any("defender" in f.lower() for f, _, _ in hunted)
 
-        _RULES.extend(load_rules([DATA / "sigma/rules/windows"]).rules)
-    return list(_RULES)
 
-
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(recording=st.sampled_from(ZIPS), start=st.integers(min_value=0, max_value=3000),
-       seed=st.integers(min_value=0, max_value=2**31))
-def test_streaming_and_hunt_agree(tmp_path_factory, recording, start, seed):
-    """Property: for any slice of any recording and any subset of the Windows rules, the live path
-    (normalised events) and hunt (raw flat records) give the same (record, rule) detections."""
-    import random
-
-    rules = _windows_rules()
-    random.Random(seed).shuffle(rules)
-    rules = rules[:800]
-    tmp = tmp_path_factory.mktemp("slice")
-    with zipfile.ZipFile(recording) as zf:
-        lines = zf.read(_json_member(recording)).decode("utf-8", "replace").split("\n")[start:start + 1500]
-    f = tmp / "slice.json"
-    f.write_text("\n".join(lines) + "\n")
-
-    hunted = {(d.source_record, d.rule_id) for d in Hunter(rules, []).hunt([f]) if hasattr(d, "rule_id")}
-
-    pipeline = build_pipeline(load_config(None, data_dir=str(tmp)), [SigmaStage(SigmaEngine(rules, schema="ecs"))])
-    batch = pipeline.process(list(read_file(f)))
-    streamed = {(d.source_record, d.rule_id) for d in batch.detections}
-    assert hunted == streamed
+def test_live_and_hunt_agree_on_otrf(tmp_path, sigma_rules):
+    win = str(DATA / "sigma/rules/windows")
+    rules = [r for r in sigma_rules.rules if str(r.source.path).startswith(win)]
+    live, hunted = _live_and_hunted(tmp_path, sorted({r.source.path for r in rules}), [DATA / "otrf"], rules)
+    assert len(hunted) > 1000
+    assert live == hunted
 
 
 def test_hunt_cli_json_on_evtx_and_json(tmp_path):

@@ -219,3 +219,43 @@ def test_file_reader(chunks, gz):
 
 def test_every_format_is_fuzzed():
     assert set(FORMATS) - {"evtx"} <= {*TEXT_PARSERS, *JSON_PARSERS, "json"}
+
+
+@FUZZ
+@given(lines=st.lists(st.binary(max_size=40), max_size=20), tail=st.binary(max_size=64), cut=st.integers(0, 600))
+def test_gzip_reader_always_ends(lines, tail, cut):
+    """Any gzip data, with anything after it, cut anywhere: the reader ends, with a prefix of the text."""
+    import gzip
+    import io
+
+    from garrison.sources.files import Truncated
+
+    body = b"\n".join(lines)
+    data = (gzip.compress(body) + tail)[:cut or None]
+    out = b""
+    try:
+        for chunk in _gunzip_chunks(io.BytesIO(data), Limits(max_line=128, max_decompressed=1 << 20, max_ratio=50)):
+            out += chunk
+    except Truncated:
+        pass
+    assert body.startswith(out) or out.startswith(body)
+
+
+@FUZZ
+@given(members=st.lists(st.tuples(st.sampled_from(["a.log", "b.json", "c.log.gz", "d.evtx"]), st.binary(max_size=300)),
+                        max_size=4), cut=st.integers(0, 12_000), gz=st.booleans())
+def test_tar_reader_always_ends(tmp_path_factory, members, cut, gz):
+    import io
+    import tarfile
+
+    from garrison.model import RawRecord, Reject
+    from garrison.sources.files import read_file
+
+    p = tmp_path_factory.mktemp("tar") / ("x.tar.gz" if gz else "x.tar")
+    with tarfile.open(p, "w:gz" if gz else "w") as tf:
+        for name, body in members:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(body)
+            tf.addfile(ti, io.BytesIO(body))
+    p.write_bytes(p.read_bytes()[:cut or None])
+    assert all(isinstance(r, (RawRecord, Reject)) for r in read_file(p))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gzip
+from collections import Counter
 import shutil
 
 from sqlalchemy import select
 
+from garrison.model import RawRecord, Reject
 from garrison.pipeline.runner import import_paths
+from garrison.sources.files import read_file
 from garrison.store import state as S
 
 
@@ -75,3 +78,48 @@ def test_zip_and_folder_import(tmp_path, data, store, pipeline):
     res = import_paths(pipeline, store, [d])
     assert res.rejects == 0 and res.events > 2000
     assert pipeline.counters.by_dataset["sshd"] == 2000 and pipeline.counters.by_dataset["windows.sysmon"] > 0
+
+
+def test_gzip_followed_by_padding_or_junk_ends_and_says_so(tmp_path):
+    """A gzip member followed by bytes that are not gzip once made the reader spin forever."""
+    lines = b"".join(b"line %d\n" % i for i in range(500))
+    for tail, rejects in ((b"", 0), (b"\0" * 10_000, 0), (b"\x01", 1), (b"junk after the end" * 100, 1),
+                          (gzip.compress(b"second member\n"), 0)):
+        p = tmp_path / "t.log.gz"
+        p.write_bytes(gzip.compress(lines) + tail)
+        got = list(read_file(p))
+        recs = [r for r in got if isinstance(r, RawRecord)]
+        assert len(recs) == 500 + (1 if tail.startswith(b"\x1f\x8b") else 0)
+        assert sum(isinstance(r, Reject) for r in got) == rejects
+        if rejects:
+            assert "not gzip data" in got[-1].reason
+
+
+def test_tar_archives_are_read_member_by_member(tmp_path, data):
+    import io
+    import tarfile
+
+    otrf = next((data / "otrf").rglob("*.tar.gz"))
+    got = list(read_file(otrf))
+    assert got and all(isinstance(r, RawRecord) for r in got) and "!" in got[0].source
+    evtx = next((data / "sigma/regression_data").rglob("*.evtx"))
+    p = tmp_path / "mixed.tgz"
+    with tarfile.open(p, "w:gz") as tf:
+        tf.add(evtx, "logs/a.evtx")
+        for name, body in (("logs/ssh.log", (data / "loghub/OpenSSH/OpenSSH_2k.log").read_bytes()),
+                           ("logs/old.log.gz", gzip.compress(b"Jan  1 00:00:00 host sshd[1]: Accepted\n"))):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(body)
+            tf.addfile(ti, io.BytesIO(body))
+    got = list(read_file(p))
+    by_member = Counter(r.source.split("!")[1] for r in got if isinstance(r, RawRecord))
+    assert by_member["logs/ssh.log"] == 2000 and by_member["logs/old.log.gz"] == 1 and by_member["logs/a.evtx"] >= 1
+    cut = tmp_path / "cut.tar"
+    with tarfile.open(cut, "w") as tf:
+        tf.add(data / "loghub/OpenSSH/OpenSSH_2k.log", "ssh.log")
+        tf.add(evtx, "a.evtx")
+    ssh_end = 512 + -(-(data / "loghub/OpenSSH/OpenSSH_2k.log").stat().st_size // 512) * 512
+    cut.write_bytes(cut.read_bytes()[:ssh_end + 512 + 4096])  # into the evtx member
+    got = list(read_file(cut))
+    assert any(isinstance(r, RawRecord) for r in got)
+    assert isinstance(got[-1], Reject) and "tar archive" in got[-1].reason

@@ -1,4 +1,4 @@
-"""Compile a pySigma condition tree into a predicate on an event, plus a literal prefilter.
+"""Build a rule plan's condition (``plan.py``) into a predicate on an event, plus a literal prefilter.
 
 The predicate takes an ``EvalContext`` (the event and per-event caches). Field
 names are resolved once, at compile time, by a ``Resolver`` chosen for the rule's
@@ -12,19 +12,14 @@ evaluating each rule.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sigma.conditions import (
-    ConditionAND, ConditionFieldEqualsValueExpression, ConditionNOT, ConditionOR, ConditionValueExpression,
-)
-from sigma.types import SigmaExists, SigmaFieldReference, SigmaNull
-
 import re2
-from sigma.types import Placeholder, SigmaString
 
-from garrison.detect.sigma.values import RuleCompileError, _str, literal_of, re2_compile, shape, value_pred
+from garrison.detect.sigma.values import RuleCompileError, _str, re2_compile, value_pred
 
 MISSING: Any = object()
 UNBOUNDED = "\x00unbounded"  # in Compiled.fields: the rule may read fields it can't name in advance
@@ -126,36 +121,10 @@ class Compiled:
         self.event_ids = event_ids  # the rule can only match these EventIDs (None: any)
 
 
-def required_event_ids(node: Any) -> set[int] | None:
-    """EventIDs a condition requires: lets a service-wide rule be indexed by (channel, EventID)."""
-    from sigma.types import SigmaNumber
-
-    if isinstance(node, ConditionAND):
-        sets = [s for s in (required_event_ids(a) for a in node.args) if s is not None]
-        if not sets:
-            return None
-        out = sets[0]
-        for s in sets[1:]:
-            out = out & s
-        return out
-    if isinstance(node, ConditionOR):
-        acc: set[int] = set()
-        for a in node.args:
-            s = required_event_ids(a)
-            if s is None:
-                return None
-            acc |= s
-        return acc
-    if isinstance(node, ConditionFieldEqualsValueExpression) and node.field == "EventID" \
-            and isinstance(node.value, SigmaNumber) and isinstance(node.value.number, int):
-        return {node.value.number}
-    return None
-
-
-def compile_condition(node: Any, resolve: Resolver, placeholders: dict[str, list[str]]) -> Compiled:
+def compile_condition(node: tuple[Any, ...], resolve: Resolver, event_ids: frozenset[int] | None = None) -> Compiled:
     fields: set[str] = set()
-    pred, pre = _compile(node, resolve, placeholders, fields)
-    return Compiled(pred, pre, fields, required_event_ids(node))
+    pred, pre = _compile(node, resolve, fields)
+    return Compiled(pred, pre, fields, set(event_ids) if event_ids is not None else None)
 
 
 Clause = list[tuple[str, str]]
@@ -189,9 +158,10 @@ def _fuse(key: str, tests: list[tuple[str, str]]) -> Pred:
     return fused
 
 
-def _compile(node: Any, resolve: Resolver, ph: dict[str, list[str]], fields: set[str]) -> tuple[Pred, list[Clause] | None]:
-    if isinstance(node, ConditionAND):
-        parts = [_compile(a, resolve, ph, fields) for a in node.args]
+def _compile(node: tuple[Any, ...], resolve: Resolver, fields: set[str]) -> tuple[Pred, list[Clause] | None]:
+    kind = node[0]
+    if kind == "and":
+        parts = [_compile(a, resolve, fields) for a in node[1]]
         preds = [p for p, _ in parts]
         clauses = [cl for _, cnf in parts if cnf is not None for cl in cnf]
         cnf = sorted(clauses, key=_selectivity, reverse=True)[:MAX_CLAUSES] or None
@@ -199,16 +169,20 @@ def _compile(node: Any, resolve: Resolver, ph: dict[str, list[str]], fields: set
             a, b = preds
             return (lambda c: a(c) and b(c)), cnf
         return (lambda c: all(p(c) for p in preds)), cnf
-    if isinstance(node, ConditionOR):
-        parts = [_compile(a, resolve, ph, fields) for a in node.args]
+    if kind == "or":
         groups: dict[str, list[tuple[str, str]]] = {}
         preds = []
-        for p, _ in parts:
-            f = getattr(p, "fuse", None)
-            if f is None:
-                preds.append(p)
-            else:
-                groups.setdefault(f[0], []).append((f[1], f[2]))
+        parts: list[tuple[Pred | None, list[Clause] | None]] = []
+        for child in node[1]:
+            if child[0] == "val" and child[4] is not None and (key := resolve(child[1])[1]) is not None:
+                # a plain string test on one key: it joins the fused test and needs no predicate of its own
+                fields.add(key)
+                groups.setdefault(key, []).append(child[4])
+                parts.append((None, [[(key, lit) for lit in child[3]]] if child[3] else None))
+                continue
+            p, cnf = _compile(child, resolve, fields)
+            preds.append(p)
+            parts.append((p, cnf))
         for key, tests in groups.items():
             preds.append(_fuse(key, tests))
         union: Clause | None = []
@@ -221,15 +195,13 @@ def _compile(node: Any, resolve: Resolver, ph: dict[str, list[str]], fields: set
             a, b = preds
             return (lambda c: a(c) or b(c)), ([union] if union else None)
         return (lambda c: any(p(c) for p in preds)), ([union] if union else None)
-    if isinstance(node, ConditionNOT):
-        inner, _ = _compile(node.args[0], resolve, ph, fields)
+    if kind == "not":
+        inner, _ = _compile(node[1], resolve, fields)
         return (lambda c: not inner(c)), None
-    if isinstance(node, ConditionFieldEqualsValueExpression):
-        return _field(node.field, node.value, resolve, ph, fields)
-    if isinstance(node, ConditionValueExpression):
+    if kind == "kw":
         fields.add("event.original")
-        return _keyword(node.value, ph)
-    raise RuleCompileError(f"unsupported condition element {type(node).__name__}")
+        return _keyword(node[1], node[2])
+    return _field(node, resolve, fields)
 
 
 # Literals that occur in most Windows events of their field: a poor prefilter however long they are.
@@ -237,28 +209,32 @@ _COMMON = ("c:\\windows\\", "\\system32\\", "\\syswow64\\", "ntdll.dll", "kernel
            "c:\\program files", "\\microsoft\\", "\\lsass.exe", "svchost.exe", "hklm\\software\\", "hku\\")
 
 
+@functools.lru_cache(maxsize=65536)
+def _score(lit: str) -> int:
+    for c in _COMMON:
+        if c in lit:
+            lit = lit.replace(c, "")
+    return len(lit.strip("\\ .|+()"))
+
+
 def _selectivity(pf: list[tuple[str, str]]) -> tuple[int, int]:
     """How well a literal set narrows candidates: its weakest literal's length, less common parts."""
-    def score(lit: str) -> int:
-        for c in _COMMON:
-            if c in lit:
-                lit = lit.replace(c, "")
-        return len(lit.strip("\\ .|+()"))
-    return min(score(lit) for _, lit in pf), -len(pf)
+    return min(_score(lit) for _, lit in pf), -len(pf)
 
 
-def _field(field: str, value: Any, resolve: Resolver, ph: dict[str, list[str]], fields: set[str]) -> tuple[Pred, list[Clause] | None]:
+def _field(node: tuple[Any, ...], resolve: Resolver, fields: set[str]) -> tuple[Pred, list[Clause] | None]:
+    kind, field = node[0], node[1]
     get, key = resolve(field)
     fields.add(key if key is not None else UNBOUNDED)
-    if isinstance(value, SigmaNull):
+    if kind == "null":
         return (lambda c: (v := get(c)) is MISSING or v is None or v == ""), None
-    if isinstance(value, SigmaExists):
-        want = value.exists
+    if kind == "exists":
+        want = node[2]
         return (lambda c: ((v := get(c)) is not MISSING and v is not None) == want), None
-    if isinstance(value, SigmaFieldReference):
-        other, okey = resolve(value.field)
+    if kind == "ref":
+        other, okey = resolve(node[2])
         fields.add(okey if okey is not None else UNBOUNDED)
-        sw, ew = value.starts_with, value.ends_with
+        sw, ew = node[3], node[4]
 
         def ref(c: EvalContext) -> bool:
             a, b = get(c), other(c)
@@ -267,27 +243,20 @@ def _field(field: str, value: Any, resolve: Resolver, ph: dict[str, list[str]], 
             x, y = _str(a).lower(), _str(b).lower()
             return x.startswith(y) if sw else x.endswith(y) if ew else x == y
         return ref, None
-    pred = value_pred(value, ph)
-    lits = literal_of(value, ph)
+    if kind != "val":
+        raise RuleCompileError(f"unsupported condition element {kind!r}")
+    _, _, spec, lits, fuse = node
+    pred = value_pred(spec)
     pre = [[(key, lit) for lit in lits]] if key is not None and lits else None
     leaf = _any_value(pred, get, key)
-    if key is not None and type(value) is SigmaString and not any(isinstance(p, Placeholder) for p in value.s):
-        sh = shape(list(value.s))
-        if sh is not None and sh[0] != "any":
-            leaf.fuse = (key, sh[0], sh[1].lower())  # type: ignore[attr-defined]
+    if key is not None and fuse is not None:
+        leaf.fuse = (key, fuse[0], fuse[1])  # type: ignore[attr-defined]
     return leaf, pre
 
 
-def _keyword(value: Any, ph: dict[str, list[str]]) -> tuple[Pred, list[Clause] | None]:
+def _keyword(spec: tuple[Any, ...], lits: tuple[str, ...] | None) -> tuple[Pred, list[Clause] | None]:
     """Keywords (no field) match anywhere in the raw event text."""
-    from sigma.types import SigmaString, SpecialChars
-
-    if isinstance(value, SigmaString) and value.s and value.s[0] is not SpecialChars.WILDCARD_MULTI:
-        value = SigmaString("*") + value
-    if isinstance(value, SigmaString) and value.s and value.s[-1] is not SpecialChars.WILDCARD_MULTI:
-        value = value + SigmaString("*")
-    pred = value_pred(value, ph)
-    lits = literal_of(value, ph)
+    pred = value_pred(spec)
 
     def kw(c: EvalContext) -> bool:
         raw = c.ev.get("event.original")

@@ -49,7 +49,7 @@ class _Group:
 
 
 def field_value(ev: dict[str, Any], name: str) -> Any:
-    """A field of a matched event, whatever its schema."""
+    """A field of a matched event: its own name, its Windows event data name, or its original record's."""
     for key in (name, "winlog.event_data." + name):
         v = ev.get(key, MISSING)
         if v is not MISSING:
@@ -211,7 +211,7 @@ def _num(v: Any) -> float | None:
 
 
 class CorrelationEngine:
-    def __init__(self, correlations: list[SigmaCorrelationRule], rules: dict[str, Any], schema: str, max_groups: int):
+    def __init__(self, correlations: list[SigmaCorrelationRule], rules: dict[str, Any], max_groups: int):
         self._by_ref: dict[str, list[_Correlation]] = {}
         self.correlations: list[_Correlation] = []
         names = {}

@@ -1,6 +1,6 @@
 """The Sigma engine: routes each event to the rules of its logsource and evaluates them.
 
-Rules are compiled once per (route, schema). For each index key an Aho-Corasick
+Rules are compiled once per route. For each index key an Aho-Corasick
 automaton per field holds every rule's prefilter literals, so an event only
 evaluates the rules whose literals occur in it (plus the few with no prefilter).
 """
@@ -8,7 +8,7 @@ evaluates the rules whose literals occur in it (plus the few with no prefilter).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ahocorasick
@@ -17,7 +17,8 @@ from sigma.rule import SigmaRule
 
 from garrison.detect.sigma.compile import UNBOUNDED, Compiled, EvalContext, compile_condition
 from garrison.detect.sigma.correlate import CorrelationEngine
-from garrison.detect.sigma.info import RuleInfo, rule_info
+from garrison.detect.sigma.info import RuleInfo
+from garrison.detect.sigma.plan import RulePlan, correlation_refs, plan_rule
 from garrison.detect.sigma.routing import IndexKey, Routing, event_keys, load_routing
 import re2
 
@@ -54,19 +55,9 @@ class LoadReport:
 
 
 def event_time(ev: dict[str, Any]) -> int:
-    """Epoch us of an event in either schema (flat Windows records keep their raw time text)."""
+    """Epoch us of a normalised event (0 when it has no time)."""
     ts = ev.get("@timestamp")
-    if isinstance(ts, int):
-        return ts
-    from garrison.model.time import any_us
-
-    for v in (ts, ev.get("EventTime")):
-        if v:
-            try:
-                return any_us(v)
-            except (TypeError, ValueError):
-                continue
-    return 0
+    return ts if type(ts) is int else 0
 
 
 SMALL_SET = 24
@@ -77,22 +68,20 @@ MEMO_SIZE = 10_000  # verdicts kept per bucket; the whole memo is dropped when f
 
 class SigmaEngine:
     def __init__(self, rules: list[SigmaRule], correlations: list[SigmaCorrelationRule] | None = None,
-                 schema: str = "ecs", routing: Routing | None = None,
-                 placeholders: dict[str, list[str]] | None = None, max_groups: int = 100_000):
-        self.schema = schema
+                 routing: Routing | None = None,
+                 placeholders: dict[str, list[str]] | None = None, max_groups: int = 100_000,
+                 plans: list[RulePlan] | None = None):
+        """``plans`` (from the rule cache) stand in for ``rules`` when given."""
         self.routing = routing or load_routing()
         self.placeholders = placeholders or {}
         self.report = LoadReport()
+        self.errors: list[tuple[str, str]] = []  # (file, reason): rule files that could not be loaded
         self.rules: dict[str, RuleInfo] = {}
         self._buckets: dict[IndexKey, _Bucket] = defaultdict(_Bucket)
         self._chains: dict[IndexKey, list[_Bucket]] = {}
-        referenced: set[str] = set()
-        for corr in correlations or []:
-            if not corr.generate:
-                for ref in corr.rules or []:
-                    referenced.add(str(ref.reference))
-        for rule in rules:
-            self._add(rule, referenced)
+        referenced = correlation_refs(correlations or [])
+        for plan in plans if plans is not None else [plan_rule(r, self.placeholders) for r in rules]:
+            self._add(plan, referenced)
         for b in self._buckets.values():
             # Rules are pure functions of the fields they read: events repeating those values (the same
             # process touching the same file, say) reuse the verdict. Not for keyword rules (raw text).
@@ -112,25 +101,28 @@ class SigmaEngine:
                 else:
                     a.make_automaton()
                     b.scans.append((evkey, "ac", a))
-        self.correlation = CorrelationEngine(correlations or [], self.rules, schema, max_groups) if correlations else None
+        self.correlation = CorrelationEngine(correlations or [], self.rules, max_groups) if correlations else None
+        self.correlation_count = len(correlations or [])
 
     # -- building -----------------------------------------------------------
-    def _add(self, rule: SigmaRule, referenced: set[str]) -> None:
-        info = rule_info(rule)
+    def _add(self, plan: RulePlan, referenced: set[str]) -> None:
+        info = plan.info
         if referenced and (info.id in referenced or (info.name and info.name in referenced)):
-            info.generate = False
-        ls = rule.logsource
-        routes = self.routing.routes(ls.product, ls.category, ls.service)
+            info = replace(info, generate=False)
+        product, category, service = plan.logsource
+        routes = self.routing.routes(product, category, service)
         if not routes:
             self.report.unrouted.append((f"{info.title} ({info.path})",
-                                         f"product={ls.product} category={ls.category} service={ls.service}"))
+                                         f"product={product} category={category} service={service}"))
+            return
+        if plan.error is not None:
+            self.report.failed.append((f"{info.title} ({info.path})", plan.error))
             return
         try:
-            conds = [c.parsed for c in rule.detection.parsed_condition]
             for route in routes:
-                resolve = route.resolver(self.schema)
-                for cond in conds:
-                    compiled = compile_condition(cond, resolve, self.placeholders)
+                resolve = route.resolver()
+                for cond, eids in zip(plan.conds, plan.event_ids):
+                    compiled = compile_condition(cond, resolve, eids)
                     where = [(resolve(k)[0], str(v).lower()) for k, v in route.where.items()]
                     wkeys = {resolve(k)[1] or UNBOUNDED for k in route.where}
                     for key in route.keys:
@@ -206,7 +198,7 @@ class SigmaEngine:
     def candidates(self, ev: dict[str, Any]) -> list[tuple[_Bucket, list[int]]]:
         lowered: dict[str, str] = {}
         out = []
-        for key in event_keys(ev, self.schema):
+        for key in event_keys(ev):
             b = self._buckets.get(key)
             if b is not None:
                 idxs = self._bucket_candidates(b, ev, lowered)
@@ -226,7 +218,7 @@ class SigmaEngine:
 
     def _chain(self, ev: dict[str, Any]) -> list[_Bucket]:
         """The buckets an event visits, cached per index key (channel and EventID, or dataset)."""
-        keys = event_keys(ev, self.schema)
+        keys = event_keys(ev)
         k = keys[0]
         chain = self._chains.get(k)
         if chain is None:

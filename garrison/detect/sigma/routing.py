@@ -1,12 +1,9 @@
 """Logsource routing and field mapping, loaded from data (``logsources.yaml``).
 
 A rule's logsource becomes one or more ``Route``s. A route says which events the
-rule sees (index keys) and how its Sigma field names map to event keys, for a
-given event schema:
-
-- ``ecs``: Garrison's normalised events (``winlog.event_data.<Name>``, ECS names).
-- ``winflat``: raw flat Windows records, as NXLog/OTRF write them and as ``hunt``
-  flattens EVTX (event data at top level, ``EventID``, ``Channel``, ``Hostname``).
+rule sees (index keys) and how its Sigma field names map to keys of Garrison's normalised
+events: Windows event data as ``winlog.event_data.<Name>``, everything else by ECS name.
+There is one schema: ``import``, ``serve`` and ``hunt`` all match normalised events.
 """
 
 from __future__ import annotations
@@ -22,12 +19,8 @@ from garrison.detect.sigma.compile import Getter, Resolver, chain_getter, key_ge
 
 IndexKey = tuple[str, str | None, int | None]  # ("w", channel, event id) or ("d", dataset, None)
 
-_WIN_SYSTEM = {
-    "ecs": {"EventID": "winlog.event_id", "Channel": "winlog.channel", "Provider_Name": "winlog.provider_name",
-            "Computer": "host.name", "EventRecordID": "winlog.record_id"},
-    "winflat": {"EventID": "EventID", "Channel": "Channel", "Provider_Name": "SourceName", "Computer": "Hostname",
-                "EventRecordID": "RecordNumber"},
-}
+_WIN_SYSTEM = {"EventID": "winlog.event_id", "Channel": "winlog.channel", "Provider_Name": "winlog.provider_name",
+               "Computer": "host.name", "EventRecordID": "winlog.record_id"}
 
 
 @dataclass(frozen=True)
@@ -37,21 +30,23 @@ class Route:
     where: dict[str, Any] = field(default_factory=dict)  # extra equality conditions (e.g. EventType)
     windows: bool = True
 
-    def resolver(self, schema: str) -> Resolver:
+    def resolver(self) -> Resolver:
         if self.windows:
-            system = _WIN_SYSTEM[schema]
-            prefix = "winlog.event_data." if schema == "ecs" else ""
+            seen: dict[str, tuple[Getter, str | None]] = {}
 
             def resolve_win(name: str) -> tuple[Getter, str | None]:
-                key = system.get(name) or prefix + self.fields.get(name, name)
-                return key_getter(key), key
+                got = seen.get(name)
+                if got is None:
+                    key = _WIN_SYSTEM.get(name) or "winlog.event_data." + self.fields.get(name, name)
+                    got = seen[name] = (key_getter(key), key)
+                return got
             return resolve_win
 
         def resolve_other(name: str) -> tuple[Getter, str | None]:
             mapped = self.fields.get(name)
             if mapped:
                 return key_getter(mapped), mapped
-            if schema == "ecs" and is_ecs(name):
+            if is_ecs(name):
                 # a field Garrison's parsers fill under its ECS name: one dict lookup, so the rule gets a
                 # literal prefilter and a verdict memo (the own pack names ECS fields throughout)
                 return key_getter(name), name
@@ -126,19 +121,12 @@ def load_routing(path: str | Path | None = None) -> Routing:
     return Routing(win.get("services", {}), win.get("categories", {}), doc.get("other", []))
 
 
-def event_keys(ev: dict[str, Any], schema: str) -> list[IndexKey]:
+def event_keys(ev: dict[str, Any]) -> list[IndexKey]:
     """The index keys an event is looked up under."""
-    if schema == "ecs":
-        ch = ev.get("winlog.channel")
-        if ch is not None:
-            ch = ch.lower()
-            eid = ev.get("winlog.event_id")
-            # Windows rules are indexed by channel; Garrison's own pack routes Windows logons by dataset.
-            return [("w", ch, eid), ("w", ch, None), ("w", None, None), ("d", ev.get("event.dataset"), None)]
-        return [("d", ev.get("event.dataset"), None)]
-    ch = ev.get("Channel")
-    eid = ev.get("EventID")
-    if type(eid) is not int and isinstance(eid, str) and eid.isdigit():
-        eid = int(eid)
-    ch = ch.lower() if type(ch) is str else None
-    return [("w", ch, eid), ("w", ch, None), ("w", None, None)]
+    ch = ev.get("winlog.channel")
+    if ch is not None:
+        ch = ch.lower()
+        eid = ev.get("winlog.event_id")
+        # Windows rules are indexed by channel; Garrison's own pack routes Windows logons by dataset.
+        return [("w", ch, eid), ("w", ch, None), ("w", None, None), ("d", ev.get("event.dataset"), None)]
+    return [("d", ev.get("event.dataset"), None)]

@@ -1,4 +1,4 @@
-"""Compile pySigma value types into predicates on one event value.
+"""Predicates on one event value, built from lowered value specs (``plan.py``).
 
 Strings compare case-insensitively unless ``cased``; wildcards become prefix,
 suffix, substring or (for inner wildcards) RE2 tests. Regular expressions from
@@ -14,16 +14,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 import re2
-from sigma.types import (
-    Placeholder, SigmaBool, SigmaCasedString, SigmaCIDRExpression, SigmaCompareExpression, SigmaExpansion,
-    SigmaNumber, SigmaQueryExpression, SigmaRegularExpression, SigmaRegularExpressionFlag, SigmaString,
-    SigmaTimestampPart, SpecialChars,
-)
+from sigma.types import Placeholder, SigmaString, SpecialChars
+
+from garrison.model.patterns import options
 
 Pred = Callable[[Any], bool]
 
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False
+_RE2_OPTIONS = options(case_sensitive=True)  # a rule's regular expression says (?i) itself
 
 
 class RuleCompileError(Exception):
@@ -78,7 +75,7 @@ def shape(parts: list[Any]) -> tuple[str, str] | None:
     return "sw", literal
 
 
-def _regex_from_parts(parts: list[Any]) -> str:
+def regex_from_parts(parts: list[Any]) -> str:
     out = []
     for p in parts:
         if p is SpecialChars.WILDCARD_MULTI:
@@ -90,31 +87,28 @@ def _regex_from_parts(parts: list[Any]) -> str:
     return "".join(out)
 
 
-def string_pred(parts: list[Any], cased: bool) -> Pred:
-    sh = shape(parts)
-    if sh is not None:
-        kind, lit = sh
-        if not cased:
-            lit = lit.lower()
-        if kind == "any":
-            return lambda v: True
-        if cased:
-            if kind == "eq":
-                return lambda v: _str(v) == lit
-            if kind == "sw":
-                return lambda v: _str(v).startswith(lit)
-            if kind == "ew":
-                return lambda v: _str(v).endswith(lit)
-            return lambda v: lit in _str(v)
+def string_pred(kind: str, lit: str, cased: bool) -> Pred:
+    """A test for one lowered string variant; ``lit`` is lower-case already unless ``cased``."""
+    if kind == "rx":
+        rx = re2_compile(lit)
+        return lambda v: rx.search(_str(v)) is not None
+    if kind == "any":
+        return lambda v: True
+    if cased:
         if kind == "eq":
-            return lambda v: _str(v).lower() == lit
+            return lambda v: _str(v) == lit
         if kind == "sw":
-            return lambda v: _str(v).lower().startswith(lit)
+            return lambda v: _str(v).startswith(lit)
         if kind == "ew":
-            return lambda v: _str(v).lower().endswith(lit)
-        return lambda v: lit in _str(v).lower()
-    rx = re2_compile(("" if cased else "(?i)") + "(?s)^" + _regex_from_parts(parts) + "$")
-    return lambda v: rx.search(_str(v)) is not None
+            return lambda v: _str(v).endswith(lit)
+        return lambda v: lit in _str(v)
+    if kind == "eq":
+        return lambda v: _str(v).lower() == lit
+    if kind == "sw":
+        return lambda v: _str(v).lower().startswith(lit)
+    if kind == "ew":
+        return lambda v: _str(v).lower().endswith(lit)
+    return lambda v: lit in _str(v).lower()
 
 
 def _number(v: Any) -> float | None:
@@ -147,43 +141,35 @@ def _ts_part(v: Any, part: str) -> int | None:
     return int(getattr(dt, part))
 
 
-def value_pred(value: Any, placeholders: dict[str, list[str]]) -> Pred:
-    """A predicate on one (non-null) field value for a pySigma value."""
-    if isinstance(value, SigmaExpansion):
-        preds = [value_pred(v, placeholders) for v in value.values]
+def value_pred(spec: tuple[Any, ...]) -> Pred:
+    """A predicate on one (non-null) field value, from a lowered value spec (``plan.value_spec``)."""
+    kind = spec[0]
+    if kind == "exp":
+        preds = [value_pred(v) for v in spec[1]]
         return lambda v: any(p(v) for p in preds)
-    if isinstance(value, SigmaRegularExpression):
-        flags = ""
-        if SigmaRegularExpressionFlag.IGNORECASE in value.flags:
-            flags += "i"
-        if SigmaRegularExpressionFlag.MULTILINE in value.flags:
-            flags += "m"
-        if SigmaRegularExpressionFlag.DOTALL in value.flags:
-            flags += "s"
-        rx = re2_compile((f"(?{flags})" if flags else "") + value.regexp.to_plain())
+    if kind == "re":
+        rx = re2_compile(spec[1])
         return lambda v: rx.search(_str(v)) is not None
-    if isinstance(value, SigmaString):
-        cased = isinstance(value, SigmaCasedString)
-        variants = [string_pred(parts, cased) for parts in string_parts(value, placeholders)]
+    if kind == "str":
+        cased = spec[1]
+        variants = [string_pred(k, lit, cased) for k, lit in spec[2]]
         return variants[0] if len(variants) == 1 else (lambda v: any(p(v) for p in variants))
-    if isinstance(value, SigmaTimestampPart):
-        part = value.timestamp_part.name.lower()
-        n = value.number
+    if kind == "ts":
+        part, n = spec[1], spec[2]
         return lambda v: _ts_part(v, part) == n
-    if isinstance(value, SigmaCompareExpression):
-        num = float(value.number.number)
-        op = value.op.name
-        cmp = {"LT": num.__gt__, "LTE": num.__ge__, "GT": num.__lt__, "GTE": num.__le__}[op]
+    if kind == "cmp":
+        num = spec[2]
+        cmp = {"LT": num.__gt__, "LTE": num.__ge__, "GT": num.__lt__, "GTE": num.__le__}[spec[1]]
 
         def compare(v: Any) -> bool:
             x = _number(v)
             return x is not None and not math.isnan(x) and cmp(x)
         return compare
-    if isinstance(value, SigmaBool):
-        b = value.boolean
+    if kind == "bool":
+        b = spec[1]
         return lambda v: v is b if isinstance(v, bool) else _str(v).lower() == ("true" if b else "false")
-    if isinstance(value, SigmaNumber):
-        num = value.number
+    if kind == "num":
+        num = spec[1]
         s = str(num)
 
         def number(v: Any) -> bool:
@@ -191,8 +177,8 @@ def value_pred(value: Any, placeholders: dict[str, list[str]]) -> Pred:
                 return v == num
             return _str(v) == s or _number(v) == num
         return number
-    if isinstance(value, SigmaCIDRExpression):
-        net = value.network
+    if kind == "cidr":
+        net = ipaddress.ip_network(spec[1])
 
         def cidr(v: Any) -> bool:
             try:
@@ -200,31 +186,4 @@ def value_pred(value: Any, placeholders: dict[str, list[str]]) -> Pred:
             except ValueError:
                 return False
         return cidr
-    if isinstance(value, SigmaQueryExpression):
-        raise RuleCompileError("query expressions are backend-specific and can't be evaluated")
-    raise RuleCompileError(f"unsupported value type {type(value).__name__}")
-
-
-def literal_of(value: Any, placeholders: dict[str, list[str]]) -> list[str] | None:
-    """Lower-case literals, one of which must occur in a value this matches (for prefiltering)."""
-    if isinstance(value, SigmaExpansion):
-        out: list[str] = []
-        for v in value.values:
-            lits = literal_of(v, placeholders)
-            if lits is None:
-                return None
-            out += lits
-        return out
-    if isinstance(value, SigmaString):
-        try:
-            variants = string_parts(value, placeholders)
-        except RuleCompileError:
-            return None
-        out = []
-        for parts in variants:
-            best = max((p for p in parts if isinstance(p, str)), key=len, default="")
-            if len(best) < 3:
-                return None
-            out.append(best.lower())
-        return out
-    return None
+    raise RuleCompileError(f"unsupported value spec {kind!r}")

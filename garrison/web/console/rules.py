@@ -72,7 +72,7 @@ def test_rule(con: Console, info: RuleInfo, hours: int = 24, show: int = 20) -> 
     if rs.errors and not rs.rules:
         raise GarrisonError(f"the rule does not load: {rs.errors[0][1]}")
     keep = [c for c in rs.correlations if str(c.id) == info.id or c.name == info.id]
-    engine = SigmaEngine(rs.rules, keep, schema="ecs")
+    engine = SigmaEngine(rs.rules, keep)
     now = int(time.time() * 1e6)
     t0 = time.perf_counter()
     events = search(con.store, "*", now - hours * 3_600_000_000, now + 1, limit=None).events
