@@ -31,7 +31,7 @@ from garrison.model import RawRecord
 from garrison.pipeline.guard import describe
 from garrison.pipeline.processor import Processor
 from garrison.pipeline.runner import build_live_pipeline
-from garrison.sources.syslog import ListenerStats, serving, start_listener
+from garrison.sources import Source, build_sources
 from garrison.store.events import EventStore
 from garrison.store.wal import Wal, encode_record
 
@@ -99,8 +99,7 @@ class Service:
         self.notifier = Notifier(config.notify)
         self.components: dict[str, Component] = {"processor": Component("processor"), "wal": Component("wal"),
                                                  "http": Component("http"), "maintenance": Component("maintenance")}
-        self.listener_stats: dict[str, ListenerStats] = {}
-        self.listeners: dict[str, Any] = {}
+        self.sources: list[Source] = []
         self.processor = self._new_processor()
         self.exit_code = 0
         self._server: uvicorn.Server | None = None
@@ -149,11 +148,10 @@ class Service:
         free = self.wal.free_bytes()
         if free < self.cfg.ingest.min_free_bytes:
             problems.append(f"disk nearly full: {free:,} bytes free")
-        for name, srv in self.listeners.items():
-            c = self.components[name]
-            if not serving(srv):
-                problems.append(f"{name} is not listening")
-                c.state = "failed"
+        for src in self.sources:
+            if not src.running():
+                problems.append(f"{src.name} is not taking input")
+                self.components[src.name].state = "failed"
         comps = {n: c.view() for n, c in self.components.items()}
         comps["processor"].update(lag_bytes=lag_bytes, lag_seconds=round(lag_s, 3), offset=p.offset,
                                   commits=p.commits, commit_retries=p.retries,
@@ -163,9 +161,8 @@ class Service:
         comps["http"].update(header_timeouts=HeaderDeadline.timeouts)
         comps["wal"].update(failed_appends=w.failed_appends, skipped_bytes=w.skipped_bytes,
                             skipped_regions=w.skipped_regions, appended_frames=w.appended_frames)
-        for name, st in self.listener_stats.items():
-            comps[name].update(connections=st.connections, refused_connections=st.refused_connections,
-                               records=st.records, dropped=st.dropped, paused=st.paused)
+        for src in self.sources:
+            comps[src.name].update(src.view())
         body = {"status": "failing" if problems else "ok", "problems": problems, "components": comps,
                 "disk": {"free_bytes": free, "min_free_bytes": self.cfg.ingest.min_free_bytes}}
         return (503 if problems else 200), body
@@ -180,13 +177,11 @@ class Service:
         self.processor.start()
         self.components["processor"].state = "running"
         host, _, port = cfg.ingest.http.rpartition(":")
-        i = cfg.ingest
-        for kind, addr in (("udp", i.syslog_udp), ("tcp", i.syslog_tcp), ("tls", i.syslog_tls)):
-            if addr:
-                name = f"syslog-{kind}"
-                self.components[name] = Component(name)
-                self.listener_stats[name] = ListenerStats()
-                await self._start_listener(name)
+        self.sources = build_sources(cfg, self.stream_sink)
+        for src in self.sources:
+            self.components[src.name] = Component(src.name)
+            await src.start()
+            self.components[src.name].state = "running"
         protocol = type("HeaderDeadline", (HeaderDeadline,), {"header_timeout": cfg.ingest.header_timeout})
         self._server = uvicorn.Server(uvicorn.Config(
             app, host=host or "127.0.0.1", port=int(port), log_level="warning", lifespan="off", http=protocol,
@@ -204,6 +199,8 @@ class Service:
             self._stopping = True
             for t in tasks:
                 t.cancel()
+            for src in self.sources:
+                await src.close()
             self.processor.stop()
             await asyncio.to_thread(self.processor.join, 30)
             self.wal.close()
@@ -215,16 +212,6 @@ class Service:
         self.exit_code = self.exit_code or code
         if self._server is not None:
             self._server.should_exit = True
-
-    async def _start_listener(self, name: str) -> None:
-        i = self.cfg.ingest
-        kind = name.split("-", 1)[1]
-        addr = {"udp": i.syslog_udp, "tcp": i.syslog_tcp, "tls": i.syslog_tls}[kind]
-        assert addr is not None
-        self.listeners[name] = await start_listener(
-            kind, addr, self.stream_sink, self.cfg.organization, i.max_line_bytes, self.listener_stats[name],
-            i.max_syslog_connections, i.tls_cert, i.tls_key)
-        self.components[name].state = "running"
 
     def _may_restart(self, c: Component, error: str) -> bool:
         """Count a restart; False when the component restarted too often and the server must exit."""
@@ -262,14 +249,16 @@ class Service:
                              "exiting so that the batch is replayed record by record", sv.watchdog_seconds)
                 self.wal.sync()
                 os._exit(3)  # the thread can't be interrupted; the in-flight marker finds the record on restart
-            for name, srv in list(self.listeners.items()):
-                if not serving(srv) and not self._stopping:
-                    if not self._may_restart(self.components[name], "the listener stopped serving"):
+            for src in self.sources:
+                if not src.running() and not self._stopping:
+                    if not self._may_restart(self.components[src.name], "it stopped taking input"):
                         return
                     try:
-                        await self._start_listener(name)
+                        await src.close()
+                        await src.start()
+                        self.components[src.name].state = "running"
                     except (OSError, GarrisonError) as e:
-                        self.components[name].failed(f"cannot listen again: {e}")
+                        self.components[src.name].failed(f"cannot start again: {e}")
             if not self.wal.writable:
                 await asyncio.to_thread(self._probe_disk)
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from garrison.config import Config
 from garrison.errors import Unavailable
 from garrison.model import RawRecord
+from garrison.sources import Sink, Source, source
 from garrison.sources._text import decode, too_long
 
 log = logging.getLogger("garrison.syslog")
-Sink = Callable[[list[RawRecord]], object]
 MAX_FRAME = 1024 * 1024
 
 
@@ -180,3 +180,37 @@ def serving(server: Any) -> bool:
     if hasattr(server, "is_serving"):
         return bool(server.is_serving())
     return not server.is_closing()
+
+
+class SyslogListener:
+    """One syslog listener as a supervised source."""
+
+    def __init__(self, kind: str, addr: str, config: Config, sink: Sink):
+        self.name, self.kind, self.addr = f"syslog-{kind}", kind, addr
+        self.cfg, self.sink = config, sink
+        self.stats = ListenerStats()
+        self._server: Any = None
+
+    async def start(self) -> None:
+        i = self.cfg.ingest
+        self._server = await start_listener(self.kind, self.addr, self.sink, self.cfg.organization, i.max_line_bytes,
+                                            self.stats, i.max_syslog_connections, i.tls_cert, i.tls_key)
+
+    def running(self) -> bool:
+        return self._server is not None and serving(self._server)
+
+    def view(self) -> dict[str, Any]:
+        st = self.stats
+        return {"address": self.addr, "connections": st.connections, "refused_connections": st.refused_connections,
+                "records": st.records, "dropped": st.dropped, "paused": st.paused}
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+
+@source("syslog")
+def syslog_sources(config: Config, sink: Sink) -> list[Source]:
+    i = config.ingest
+    return [SyslogListener(kind, addr, config, sink)
+            for kind, addr in (("udp", i.syslog_udp), ("tcp", i.syslog_tcp), ("tls", i.syslog_tls)) if addr]
