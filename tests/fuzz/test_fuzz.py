@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from garrison.config import load_config
+from garrison.detect.detectors.web import classify, lenient_utf8
 from garrison.errors import QueryError
 from garrison.model import RawRecord
 from garrison.parse import FORMATS, JSON_PARSERS, TEXT_PARSERS
@@ -259,3 +260,14 @@ def test_tar_reader_always_ends(tmp_path_factory, members, cut, gz):
             tf.addfile(ti, io.BytesIO(body))
     p.write_bytes(p.read_bytes()[:cut or None])
     assert all(isinstance(r, (RawRecord, Reject)) for r in read_file(p))
+
+
+@FUZZ
+@given(raw=st.binary(max_size=200), text=st.text(max_size=200),
+       pieces=st.lists(st.sampled_from(["%", "%c0", "%ae", "%u", "2216", "0x2e", "0x", "..", "/", "\\x0", "&#", "%25",
+                                        "+", "\n", "\\t", "$IFS", ";"]), max_size=30))
+def test_web_decoder(raw, text, pieces):
+    """Any bytes read leniently are text; any value (mixed escapes included) is classified without an error."""
+    assert isinstance(lenient_utf8(raw), str)
+    for v in (text, "".join(pieces), raw.decode("latin-1")):
+        assert isinstance(classify({"query": v, "path": v}), list)

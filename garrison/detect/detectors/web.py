@@ -13,7 +13,6 @@ import base64
 import html
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
 
 import re2
 
@@ -70,6 +69,9 @@ MAIL_INJECTION = compile_re2(_WEB["mail_injection"])
 
 _UESC = re.compile(r"(?:\\u|%u)([0-9a-fA-F]{4})")
 _HEX = re.compile(r"\\x([0-9a-fA-F]{2})")
+# Hex written as text next to a dot or slash, as traversal scanners do: ..0x2f, 0x2e0x2e0x2f
+_HEX_TEXT = re.compile(r"0x(2e|2f|5c)(?=[./\\]|0x|$)|(?<=[./\\])0x(2e|2f|5c)", re.I)
+_PCT = re.compile(r"(?:%[0-9a-fA-F]{2})+")
 _WS = re.compile(r"\s+")
 _SPLIT_ENTITY = re.compile(r"&(?:tab|newline|nbsp|zwnj|zwj|shy);", re.I)  # HTML5 names used to split keywords
 _JS_COMMENT = re.compile(r"/\*[\s\S]*?\*/")
@@ -77,21 +79,80 @@ _LINE_COMMENT = re.compile(r"(?://|#)[^\n\r]*[\r\n]")
 _SEVEN_BIT = {c: c - 0x80 for c in range(0xA0, 0x100)}  # IE's US-ASCII quirk: ¼ reads as <
 _SQL_COMMENT = re.compile(r"/\*!?\d*|\*/")
 _SHELL_NOISE = re.compile(r"(?<=\w)['\"\\^]+(?=\w)|(?<=\w)\$@|\$\{?ifs\}?|\$\(\)|''|\"\"", re.I)
+# Characters that IIS and some Java servers fold into a dot or a slash (full-width, division slash, set
+# minus, and the private-use forms of %uEFC8 / %uF025 that IIS maps to a slash)
+_LOOKALIKE = str.maketrans({"\uff0e": ".", "\u2024": ".", "\uff0f": "/", "\u2215": "/", "\u2044": "/",
+                            "\uff3c": "\\", "\u2216": "\\", "\ufe68": "\\", "\uefc8": "/", "\uf025": "/"})
+# A path segment of dots (three or more, or two followed by what Windows trims: ?, spaces, NUL)
+_DOT_SEGMENT = re.compile(r"(?:^|(?<=[/\\=]))(?:\.{3,}|\.\.[?\s\x00]+)(?=[/\\]|$)|(?:^|(?<=[/\\]))\.{3,}(?=[^./\\])")
+_C_ESCAPE = re.compile(r"\\([tnrvf])")
+_LINES = re.compile(r"[\r\n]+(?=[ \t]*[a-z./$`({])")  # a break before what may be a command (lower case)
+MAX_ROUNDS = 6  # decoding passes: double and triple encodings, mixed with %u and HTML forms
 
 
-def decode(value: str, rounds: int = 3) -> str:
-    """URL (repeatedly), \\u/%u and \\x escapes, then HTML entities."""
+def lenient_utf8(b: bytes) -> str:
+    """Bytes as a lax server decodes them: UTF-8 with overlong forms (2 to 6 bytes) accepted, and a C0/C1
+    lead taking any second byte (IIS reads %c0%2f and %c1%1c as / and \\). Anything else invalid is U+FFFD."""
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    out: list[str] = []
+    i, n = 0, len(b)
+    while i < n:
+        c = b[i]
+        if c < 0x80:
+            out.append(chr(c))
+            i += 1
+            continue
+        if c in (0xC0, 0xC1) and i + 1 < n:
+            c2 = b[i + 1]
+            out.append(chr(c2) if c2 in (0x2E, 0x2F, 0x5C) else chr(((c & 1) << 6) | (c2 & 0x3F)))
+            i += 2
+            continue
+        size = 2 if c < 0xE0 else 3 if c < 0xF0 else 4 if c < 0xF8 else 5 if c < 0xFC else 6 if c < 0xFE else 0
+        tail = b[i + 1:i + size]
+        if size == 0 or len(tail) != size - 1 or any(t & 0xC0 != 0x80 for t in tail) or c < 0xC2 and size == 2:
+            out.append("\ufffd")
+            i += 1
+            continue
+        cp = c & (0x7F >> size)
+        for t in tail:
+            cp = (cp << 6) | (t & 0x3F)
+        out.append(chr(cp) if cp <= 0x10FFFF and not 0xD800 <= cp <= 0xDFFF else "\ufffd")
+        i += size
+    return "".join(out)
+
+
+def _unquote(s: str) -> str:
+    """%XX runs to bytes read leniently, '+' to a space; the text between escapes is left as it is."""
+    return _PCT.sub(lambda m: lenient_utf8(bytes.fromhex(m.group().replace("%", ""))), s.replace("+", " "))
+
+
+def _uchar(m: re.Match[str]) -> str:
+    cp = int(m.group(1), 16)
+    return "\ufffd" if 0xD800 <= cp <= 0xDFFF else chr(cp)
+
+
+def decode(value: str, rounds: int = MAX_ROUNDS) -> str:
+    """URL (repeatedly, overlong UTF-8 accepted), \\u/%u escapes, look-alike dots and slashes, hex text,
+    HTML entities and \\x escapes, until the text stops changing."""
     s = value
     for _ in range(rounds):
-        t = unquote_plus(s, errors="replace") if "%" in s or "+" in s else s
-        t = _UESC.sub(lambda m: chr(int(m.group(1), 16)), t)
+        t = _unquote(s) if "%" in s or "+" in s else s
+        if "u" in t or "U" in t:
+            t = _UESC.sub(_uchar, t)
+        if not t.isascii():
+            t = t.translate(_LOOKALIKE)
+        if "0x" in t or "0X" in t:
+            t = _HEX_TEXT.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), t)
+        if "&" in t:
+            t = _SPLIT_ENTITY.sub("", html.unescape(t))
+        if "\\x" in t:
+            t = _HEX.sub(lambda m: chr(int(m.group(1), 16)), t)
         if t == s:
             break
         s = t
-    if "&" in s:
-        s = _SPLIT_ENTITY.sub("", html.unescape(html.unescape(s)))
-    if "\\x" in s:
-        s = _HEX.sub(lambda m: chr(int(m.group(1), 16)), s)
     return s
 
 
@@ -107,6 +168,17 @@ def views(text: str) -> tuple[str, ...]:
     d = decode(text)
     flat = _WS.sub(" ", d)
     out = [flat]
+    if "\\" in d:  # C-style escapes left as text, read as a shell given $'...' would
+        esc = _C_ESCAPE.sub(lambda m: ";" if m.group(1) in "nr" else " ", d)
+        if esc != d:
+            d = esc
+            out.append(_WS.sub(" ", _LINES.sub(";", d)))
+    if "\n" in d or "\r" in d:  # a line break ends a shell command as ; does
+        out.append(_WS.sub(" ", _LINES.sub(";", d)))
+    if "..." in d or ".." in d and ("?" in d or " " in d or "\x00" in d):
+        dots = _DOT_SEGMENT.sub("../", d).replace("..//", "../")
+        if dots != d:
+            out.append(dots)
     nc = _SQL_COMMENT.sub(" ", flat)
     if nc != flat:
         out.append(nc)
