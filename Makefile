@@ -17,8 +17,14 @@ lock: install
 
 install: $(BIN)/garrison
 
+# With the shared data beside the checkout, the demo also installs SigmaHQ's rules (core+, from the folder, as
+# `garrison rules update` would from a release) and splices real Windows attack recordings into its day.
+SHARED ?= ../shared/data
 demo: install
-	$(BIN)/garrison --data-dir ./garrison-data serve --demo
+	@if [ -d $(SHARED)/sigma/rules ] && ! ls -d ./garrison-data/rulesets/sigmahq-* >/dev/null 2>&1; then \
+	  $(BIN)/garrison --data-dir ./garrison-data rules update --from $(SHARED)/sigma --package core+ --enable --hours 0; fi
+	$(BIN)/garrison --data-dir ./garrison-data serve --demo \
+	  $$([ -d $(SHARED)/otrf/datasets ] && echo --demo-recordings $(SHARED)/otrf/datasets)
 
 # System packages the tests drive for real: Debian's CrowdSec custom bouncer (installed without the
 # crowdsec agent it recommends, which would try to register online); poppler-utils to read the PDF

@@ -70,6 +70,11 @@ class SigmaConfig:
     placeholders: dict[str, list[str]] = field(default_factory=dict)  # for the 'expand' modifier
     logsources: str | None = None  # a routing file replacing the built-in one
     max_groups: int = 100_000  # correlation state: groups kept per correlation rule
+    # ``garrison rules update``: where SigmaHQ's release packages come from ({asset} is the package's file name;
+    # a mirror or an internal web server for air-gapped sites), and the API that publishes their checksums
+    update_url: str = "https://github.com/SigmaHQ/sigma/releases/latest/download/{asset}"
+    update_api: str = "https://api.github.com"
+    update_package: str = "core"  # core, core+, core++, emerging or all (SigmaHQ's release packages)
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,13 @@ def demo_config(ctx: Context) -> Config:
     return replace(cfg, enrich=replace(cfg.enrich, inventory=str(cfg.data_path / "demo-logs" / "inventory.yaml")))
 
 
-def load_demo(ctx: Context) -> None:
+def load_demo(ctx: Context, recordings: str | None = None) -> None:
     demo_dir = ctx.config.data_path / "demo-logs"
     if (demo_dir / "loaded").exists():
         console.print(f"[green]demo[/]: demo data already loaded from {demo_dir}")
         return
     with console.status("demo: simulating a day of a 5,000-staff council…"):
-        sim = simulate(demo_dir, days=1, seed=7)
+        sim = simulate(demo_dir, days=1, seed=7, recordings=recordings, recordings_per_day=3 if recordings else 1)
     with Progress(TextColumn("[green]demo[/]: loading"), BarColumn(), TaskProgressColumn(),
                   TextColumn("{task.fields[rate]}"), console=console) as bar:
         task = bar.add_task("load", total=sim.events, rate="")

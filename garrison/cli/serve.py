@@ -16,12 +16,14 @@ from garrison.web.app import create_app
 
 @click.command("serve")
 @click.option("--demo", is_flag=True, help="First generate and load a day of demo logs.")
+@click.option("--demo-recordings", type=click.Path(exists=True, file_okay=False),
+              help="With --demo: splice real Windows attack recordings (OTRF zips) from this folder into the day.")
 @pass_ctx
-def serve(ctx: Context, demo: bool) -> None:
+def serve(ctx: Context, demo: bool, demo_recordings: str | None) -> None:
     """Run the syslog listeners, HTTP/HEC ingest and the pipeline until stopped (exits non-zero on failure)."""
     if demo:
         ctx.config = demo_config(ctx)
-        load_demo(ctx)
+        load_demo(ctx, demo_recordings)
     cfg = ctx.config
     service = Service(cfg, ctx.engine, ctx.store)
     app = create_app(cfg, ctx.engine, service.durable_sink, ctx.store, health=service.health)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -155,7 +154,3 @@ def _assemble(config: Config, deps: Deps, stages: list[Stage]) -> Pipeline:
     i = config.ingest
     return Pipeline(config=config, inventory=deps.inventory, stages=stages, assets=deps.assets,
                     bounds=Bounds(i.min_year, i.max_year, i.max_depth))
-
-
-def now_us() -> int:
-    return int(time.time() * 1_000_000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,5 +107,23 @@ def events_by_id(store: EventStore, ids: list[int], since_us: int | None = None,
             ev = from_row(dict(zip(names, row)))
             out[int(ev["event.id"])] = ev
         return out
+    finally:
+        con.close()
+
+
+def iter_events(store: EventStore, since_us: int, until_us: int, batch: int = 5000) -> Iterator[Event]:
+    """Every stored event of a time span, oldest first, read a batch at a time (memory stays bounded)."""
+    files = store.files(since_us, until_us)
+    if not files:
+        return
+    con = duckdb.connect()
+    try:
+        rel = _relation(con, files)
+        cur = con.execute(f'SELECT * FROM {rel} WHERE epoch_us("@timestamp") >= ? AND epoch_us("@timestamp") < ? '
+                          'ORDER BY "@timestamp"', [since_us, until_us])
+        names = [d[0] for d in cur.description]
+        while rows := cur.fetchmany(batch):
+            for row in rows:
+                yield from_row(dict(zip(names, row)))
     finally:
         con.close()

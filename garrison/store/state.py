@@ -87,6 +87,9 @@ rulesets = Table(
     Column("source", String(2048), nullable=False),  # the zip file or URL it came from
     Column("enabled", Integer, nullable=False, default=1),
     Column("installed_at", BigInteger, nullable=False),
+    Column("family", String(128)),  # versions of one rule set (sigmahq-core); one of them is enabled at a time
+    Column("version", String(128)),  # the release it came from (a tag such as r2025-06-02, or a checksum)
+    Column("sha256", String(64)),
 )
 
 rule_state = Table(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import hashlib
 import http.server
 import subprocess
@@ -41,6 +42,10 @@ def test_install_from_file_list_disable_enable(tmp_path):
     assert "installed rule set sigma_core: 5 rules" in r.stdout
     r = _cli(tmp_path, "rules", "list")
     assert "sigma_core" in r.stdout and "yes" in r.stdout
+    listed = json.loads(_cli(tmp_path, "rules", "list", "--rules", "--json").stdout)
+    mine = next(s for s in listed["rule_sets"] if s["name"] == "sigma_core")
+    assert mine["enabled"] is True and mine["rules"] == 5 and mine["not_loadable"] == 0
+    assert sum(1 for r in listed["rules"] if r["set"] == "sigma_core") == 5
     assert _cli(tmp_path, "rules", "disable", "sigma_core").returncode == 0
     engine = open_state(tmp_path / "data")
     assert [s.enabled for s in installed(engine)] == [False]

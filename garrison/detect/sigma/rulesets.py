@@ -1,7 +1,8 @@
-"""Rule sets: installed SigmaHQ release packages (zip), enabled or disabled, and per-rule switches.
+"""Rule sets: installed SigmaHQ release packages (zip) or rule folders, enabled or disabled, and per-rule switches.
 
-``install`` unpacks a zip (from a file or an http(s) URL) into ``<data>/rulesets/<name>``;
-member paths are checked so that a hostile archive can't write outside that folder.
+``install`` unpacks a zip (from a file or an http(s) URL), or copies a folder's rules, into
+``<data>/rulesets/<name>``; member paths are checked so that a hostile archive can't write outside that folder.
+Versions of one family (``sigmahq-core``) are separate sets, one enabled at a time (``garrison rules update``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import shutil
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -34,6 +36,13 @@ class InstalledSet:
     path: str
     source: str
     enabled: bool
+    family: str | None = None
+    version: str | None = None
+    sha256: str | None = None
+    installed_at: int = 0
+
+
+Keep = Callable[[str, bytes], bool]  # (path inside the source, file content) -> install it?
 
 
 MAX_RULES_UNPACKED = 512 * 1024 * 1024  # all members of a rule archive, decompressed
@@ -115,14 +124,42 @@ def _unpack(archive: Path, staging: Path, source: str) -> int:
     return count
 
 
+def _copy_folder(folder: Path, staging: Path, keep: Keep | None) -> int:
+    """The rule files under ``folder`` (no links followed), each bounded; returns how many."""
+    total = count = 0
+    for f in sorted(folder.rglob("*")):
+        if f.is_symlink() or not f.is_file() or f.suffix.lower() not in (".yml", ".yaml"):
+            continue
+        if f.stat().st_size > MAX_RULE_FILE:
+            raise GarrisonError(f"{f}: larger than {MAX_RULE_FILE:,} bytes")
+        data = f.read_bytes()
+        rel = f.relative_to(folder).as_posix()
+        if keep is not None and not keep(rel, data):
+            continue
+        total += len(data)
+        count += 1
+        if total > MAX_RULES_UNPACKED or count > MAX_RULE_MEMBERS:
+            raise GarrisonError(f"{folder}: more than {MAX_RULES_UNPACKED:,} bytes or {MAX_RULE_MEMBERS:,} rules")
+        dest = staging / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+    return count
+
+
 def install(engine: Engine, data_dir: Path, source: str, name: str | None = None,
-            sha256: str | None = None) -> InstalledSet:
-    """Install a rule archive. From a URL it must match ``sha256`` or, without one, the checksum published
-    beside it (``URL.sha256``); a mismatch, or a URL with neither, is refused."""
+            sha256: str | None = None, *, family: str | None = None, version: str | None = None,
+            enable: bool = True, keep: Keep | None = None) -> InstalledSet:
+    """Install a rule archive or folder. From a URL it must match ``sha256`` or, without one, the checksum
+    published beside it (``URL.sha256``); a mismatch, or a URL with neither, is refused. ``keep`` chooses the
+    files of a folder (a package's statuses and levels). With ``enable``, other versions of ``family`` are
+    switched off."""
     work = Path(tempfile.mkdtemp(prefix="garrison-rules-"))
     want = sha256.strip().lower() if sha256 else None
+    folder = None if source.startswith(("http://", "https://")) else Path(source)
     try:
-        if source.startswith(("http://", "https://")):
+        if folder is not None and folder.is_dir():
+            archive, got = folder, ""
+        elif source.startswith(("http://", "https://")):
             archive = work / "download.zip"
             got = _fetch(source, archive)
             want = want or _published_sha256(source)
@@ -133,7 +170,7 @@ def install(engine: Engine, data_dir: Path, source: str, name: str | None = None
             archive = Path(source)
             if not archive.is_file():
                 raise GarrisonError(f"{source}: no such file")
-            got = _sha256_file(archive) if want else ""
+            got = _sha256_file(archive)
         if want and got != want:
             raise GarrisonError(f"{source}: SHA-256 {got} does not match the expected {want}; not installed")
         name = name or Path(source.split("?")[0]).stem
@@ -143,11 +180,11 @@ def install(engine: Engine, data_dir: Path, source: str, name: str | None = None
         staging = work / "unpacked"
         staging.mkdir()
         try:
-            n = _unpack(archive, staging, source)
+            n = _copy_folder(archive, staging, keep) if archive.is_dir() else _unpack(archive, staging, source)
         except zipfile.BadZipFile as e:
             raise GarrisonError(f"{source}: not a zip archive ({e})") from e
         if not n:
-            raise GarrisonError(f"{source}: the archive holds no .yml rules")
+            raise GarrisonError(f"{source}: holds no .yml rules" + (" of this package" if keep else ""))
         if target.exists():
             shutil.rmtree(target)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -157,21 +194,41 @@ def install(engine: Engine, data_dir: Path, source: str, name: str | None = None
     now = int(time.time() * 1_000_000)
     with engine.begin() as c:
         c.execute(delete(S.rulesets).where(S.rulesets.c.name == name))
-        c.execute(insert(S.rulesets).values(name=name, path=str(target), source=source, enabled=1, installed_at=now))
-    return InstalledSet(name, str(target), source, True)
+        if enable and family:
+            c.execute(update(S.rulesets).where(S.rulesets.c.family == family).values(enabled=0))
+        c.execute(insert(S.rulesets).values(name=name, path=str(target), source=source, enabled=int(enable),
+                                            installed_at=now, family=family, version=version, sha256=got or None))
+    return InstalledSet(name, str(target), source, enable, family, version, got or None, now)
 
 
 def installed(engine: Engine) -> list[InstalledSet]:
     with engine.connect() as c:
-        return [InstalledSet(r["name"], r["path"], r["source"], bool(r["enabled"]))
+        return [InstalledSet(r["name"], r["path"], r["source"], bool(r["enabled"]), r["family"], r["version"],
+                             r["sha256"], r["installed_at"])
                 for r in c.execute(select(S.rulesets).order_by(S.rulesets.c.name)).mappings()]
+
+
+def prune(engine: Engine, family: str, keep: int = 3) -> list[str]:
+    """Remove the oldest disabled versions of ``family`` beyond the newest ``keep``; their names."""
+    sets = sorted((s for s in installed(engine) if s.family == family), key=lambda s: -s.installed_at)
+    gone = [s for s in sets[keep:] if not s.enabled]
+    with engine.begin() as c:
+        for s in gone:
+            c.execute(delete(S.rulesets).where(S.rulesets.c.name == s.name))
+    for s in gone:
+        shutil.rmtree(s.path, ignore_errors=True)
+    return [s.name for s in gone]
 
 
 def set_enabled(engine: Engine, target: str, enabled: bool) -> str:
     """Enable or disable a rule set by name, or a single rule by id or name. Returns what changed."""
     now = int(time.time() * 1_000_000)
     with engine.begin() as c:
-        if c.execute(update(S.rulesets).where(S.rulesets.c.name == target).values(enabled=int(enabled))).rowcount:
+        row = c.execute(select(S.rulesets.c.family).where(S.rulesets.c.name == target)).first()
+        if row is not None:
+            if enabled and row[0]:  # one version of a family at a time
+                c.execute(update(S.rulesets).where(S.rulesets.c.family == row[0]).values(enabled=0))
+            c.execute(update(S.rulesets).where(S.rulesets.c.name == target).values(enabled=int(enabled)))
             return f"rule set {target}"
         c.execute(delete(S.rule_state).where(S.rule_state.c.rule_id == target))
         c.execute(insert(S.rule_state).values(rule_id=target, enabled=int(enabled), changed_at=now))
