@@ -30,9 +30,10 @@ demo: install
 # crowdsec agent it recommends, which would try to register online); poppler-utils to read the PDF
 # reports as a person would (pdftotext, pdftoppm); Pango, HarfBuzz's subsetter and DejaVu fonts for
 # WeasyPrint; Chromium, which Playwright drives for the console's browser tests (Playwright's own browser
-# download is not used); fail2ban, whose own sshd filter the ban comparison runs (fail2ban-regex only).
+# download is not used); fail2ban, whose own sshd filter the ban comparison runs (fail2ban-regex only);
+# auditd, whose ausearch is the reference the audit-log parser is checked against (the daemon is not used).
 DEBS = crowdsec-custom-bouncer poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
-       chromium fail2ban
+       chromium fail2ban auditd
 test-deps:
 	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -16,7 +16,7 @@ import orjson
 
 from garrison.errors import ParseError
 from garrison.model import Event, RawRecord
-from garrison.parse import firewall, generic, microsoft, network, syslog, waf, web, windows
+from garrison.parse import auditd, firewall, generic, microsoft, network, syslog, waf, web, windows
 from garrison.parse._state import ParseState
 
 __all__ = ["ParseState", "parse_record", "detect_text", "TEXT_PARSERS", "JSON_PARSERS", "FORMATS"]
@@ -34,6 +34,7 @@ TEXT_PARSERS: dict[str, TextParser] = {
     "applog": web.parse_applog,
     "squid": web.parse_squid,
     "windows_xml": windows.parse_windows_xml,
+    "auditd": auditd.parse_auditd,
     "raw": generic.parse_raw,
 }
 JSON_PARSERS: dict[str, JsonParser] = {
@@ -69,6 +70,8 @@ def detect_text(line: str) -> str | None:
         return "syslog"
     if s.startswith("CEF:"):
         return "cef"
+    if (s.startswith("type=") or s.startswith("node=")) and auditd.RECORD.match(s):
+        return "auditd"
     if s.startswith("#Software:") or s.startswith("#Version:") or s.startswith("#Fields:"):
         return "iis"
     if _BSD.match(s) or _ISO_HOST.match(s):

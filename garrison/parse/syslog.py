@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from garrison.errors import ParseError
 from garrison.model import Event
-from garrison.parse import firewall, linux_auth, services, web
+from garrison.parse import auditd, firewall, linux_auth, services, web
 from garrison.parse._state import ParseState
 from garrison.model.time import bsd_us, iso_us
 
@@ -83,6 +83,9 @@ def _dispatch(app: str, msg: str, ev: Event, st: ParseState) -> None:
         fn(msg, ev, st)
     elif msg.startswith("CEF:") or msg.startswith("CEF: "):
         firewall.parse_cef_message(msg, ev, st)
+    elif (msg.startswith("type=") or msg.startswith("node=")) and "audit(" in msg[:300]:
+        ev["event.dataset"] = "auditd"  # audisp-syslog / audispd forwarding audit records
+        auditd.apply_records(msg, ev)
     elif app == "kernel" and "SRC=" in msg and ("IN=" in msg or "OUT=" in msg):
         firewall.parse_netfilter_message(msg, ev, st)
     elif "pam_unix(" in msg or "pam_sss(" in msg or "(pam_" in app or "(pam_unix)" in msg or msg.startswith("pam_unix: "):

@@ -16,6 +16,7 @@ from garrison.model.bounds import Bounds, OutOfBounds, check_event
 from garrison.model.inventory import Inventory
 from garrison.model.time import any_us
 from garrison.parse import ParseState, parse_record
+from garrison.parse.auditd import group as group_audit
 from garrison.pipeline.components import ENRICH, Deps, Stage, build_stages, make_deps
 from garrison.pipeline.guard import StageFailures, describe, run_stage
 
@@ -28,6 +29,7 @@ class Counters:
     events: int = 0
     rejected: int = 0
     skipped: int = 0  # records that carry no event, e.g. W3C '#' directives (intentional)
+    joined: int = 0  # records joined to the one before (the records of one audit event)
     detections: int = 0
     warnings: Counter[str] = field(default_factory=Counter)
     by_dataset: Counter[str] = field(default_factory=Counter)
@@ -67,6 +69,10 @@ class Pipeline:
         events: list[Event] = []
         rejects: list[Reject] = []
         c = self.counters
+        given = list(records)
+        records = group_audit(given)  # one audit event's records (one serial) become one record
+        c.joined += len(given) - len(records)
+        c.received += len(given) - len(records)
         for rec in records:
             c.received += 1
             if isinstance(rec, Reject):

@@ -12,6 +12,7 @@ import copy
 import gzip
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -46,6 +47,9 @@ def _seed_lines() -> dict[str, list[str]]:
         p = DATA / "loghub" / name
         if p.exists():
             out[name] = p.read_text(errors="replace").splitlines()[:200:5]
+    audit = [x for f in sorted((DATA / "crowdsec-hub" / "tests").glob("auditd*/*.log")) for x in f.read_text().split("\n")]
+    audit += (Path(__file__).parents[1] / "cases" / "auditd" / "input.log").read_text().split("\n")
+    out["auditd"] = [x for x in audit if x.strip()]
     for p in sorted((DATA / "zeek").glob("*.json.gz"))[:12]:
         with gzip.open(p, "rt") as f:
             out[p.name] = [next(f, "").strip() for _ in range(3)]
@@ -117,9 +121,9 @@ def pipeline(tmp_path_factory):
 
 
 def _check(pipeline, records) -> None:
-    before = pipeline.counters.skipped
+    before = pipeline.counters.skipped + pipeline.counters.joined
     b = pipeline.process(records)
-    assert len(b.events) + len(b.rejects) + pipeline.counters.skipped - before == len(records)
+    assert len(b.events) + len(b.rejects) + pipeline.counters.skipped + pipeline.counters.joined - before == len(records)
     for r in b.rejects:
         assert r.reason and r.source
 
@@ -271,3 +275,13 @@ def test_web_decoder(raw, text, pieces):
     assert isinstance(lenient_utf8(raw), str)
     for v in (text, "".join(pieces), raw.decode("latin-1")):
         assert isinstance(classify({"query": v, "path": v}), list)
+
+
+@FUZZ
+@given(lines=st.lists(mutated_text(), min_size=1, max_size=12), serial=st.booleans())
+def test_audit_records_grouped(pipeline, lines, serial):
+    """Mutated audit records in a row (one serial, or as they come): every record is an event, a reject,
+    or joined to the record before it."""
+    if serial:
+        lines = [re.sub(r"audit\([^)]*\)", "audit(1764500000.101:7001)", x) for x in lines]
+    _check(pipeline, [RawRecord(text=x, source="fuzz/audit", position=i) for i, x in enumerate(lines)])

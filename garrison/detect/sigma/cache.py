@@ -27,6 +27,7 @@ from garrison.detect.sigma.plan import RulePlan, plan_rule
 log = logging.getLogger("garrison.detect.sigma")
 FORMAT = 1
 KEEP = 8  # cache files kept per folder, newest first
+_LOWERING = hashlib.sha256(Path(plan_rule.__code__.co_filename).read_bytes()).digest()
 
 
 @dataclass
@@ -39,7 +40,7 @@ class CompiledRules:
 
 
 def cache_key(files: list[Path], disabled: set[str], placeholders: dict[str, list[str]]) -> str:
-    h = hashlib.sha256()
+    h = hashlib.sha256(_LOWERING)  # a change to how rules are lowered, even between releases, is a new key
     h.update(orjson.dumps([FORMAT, __version__, version("pysigma"), sorted(disabled),
                            sorted((k, list(v)) for k, v in placeholders.items())]))
     for f in files:

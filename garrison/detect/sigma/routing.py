@@ -29,6 +29,7 @@ class Route:
     fields: dict[str, str] = field(default_factory=dict)  # Sigma name -> source name
     where: dict[str, Any] = field(default_factory=dict)  # extra equality conditions (e.g. EventType)
     windows: bool = True
+    prefix: str | None = None  # where a source keeps its own field names (auditd's 'a0' as 'auditd.a0')
 
     def resolver(self) -> Resolver:
         if self.windows:
@@ -46,6 +47,8 @@ class Route:
             mapped = self.fields.get(name)
             if mapped:
                 return key_getter(mapped), mapped
+            if self.prefix and not is_ecs(name):
+                return key_getter(self.prefix + name), self.prefix + name
             if is_ecs(name):
                 # a field Garrison's parsers fill under its ECS name: one dict lookup, so the rule gets a
                 # literal prefilter and a verdict memo (the own pack names ECS fields throughout)
@@ -107,8 +110,8 @@ class Routing:
                 best.append(ent)
         if best_score < sum(1 for v in want.values() if v) and not (best_score and product):
             return []
-        return [Route(tuple(("d", ds, None) for ds in ent["datasets"]), dict(ent.get("fields") or {}), windows=False)
-                for ent in best]
+        return [Route(tuple(("d", ds, None) for ds in ent["datasets"]), dict(ent.get("fields") or {}), windows=False,
+                      prefix=ent.get("prefix")) for ent in best]
 
 
 def load_routing(path: str | Path | None = None) -> Routing:
