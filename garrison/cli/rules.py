@@ -141,7 +141,8 @@ def update_cmd(ctx: Context, pkg_name: str | None, url: str | None, from_path: s
                       enable=False, keep=folder_filter(pkg) if from_path and Path(from_path).is_dir() else None)
     except GarrisonError as e:
         raise click.ClickException(str(e)) from e
-    changes = compare(rule_index(Path(previous.path)) if previous else {}, rule_index(Path(new.path)))
+    titles = rule_index(Path(new.path))
+    changes = compare(rule_index(Path(previous.path)) if previous else {}, titles)
     engine = compiled_engine(ctx.config, [new.path])
     until = now_us()
     since = until - int(hours * 3600 * 1_000_000)
@@ -154,7 +155,6 @@ def update_cmd(ctx: Context, pkg_name: str | None, url: str | None, from_path: s
     if enable:
         set_enabled(ctx.engine, new.name, True)
     pruned = prune(ctx.engine, family)
-    titles = rule_index(Path(new.path))
     if as_json:
         json_line({"name": new.name, "family": family, "version": new.version, "sha256": new.sha256, "source": source,
                    "previous": previous.name if previous else None, "rules": len(titles),
