@@ -60,3 +60,4 @@ bench: install
 	$(BIN)/python bench/ingest/run.py
 	$(BIN)/python bench/sigma/run.py
 	$(BIN)/python bench/decisions/run.py
+	$(BIN)/python bench/rules/run.py
