@@ -32,9 +32,16 @@ demo: install
 # WeasyPrint; Chromium, which Playwright drives for the console's browser tests (Playwright's own browser
 # download is not used); fail2ban, whose own sshd filter the ban comparison runs (fail2ban-regex only);
 # auditd, whose ausearch is the reference the audit-log parser is checked against (the daemon is not used).
+# CrowdSec itself is unpacked into .ci/crowdsec, not installed (its installer registers with the central API,
+# which fails offline); the ban comparison replays a log through it.
 DEBS = crowdsec-custom-bouncer poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
        chromium fail2ban auditd
-test-deps:
+CROWDSEC = .ci/crowdsec/usr/bin/crowdsec
+$(CROWDSEC):
+	@cd .ci && (apt-get download crowdsec >/dev/null 2>&1 || (apt-get update -qq && apt-get download crowdsec)) \
+	  && dpkg-deb -x crowdsec_*.deb crowdsec && rm -f crowdsec_*.deb \
+	  || echo "crowdsec could not be downloaded: the CrowdSec ban comparison will fail"
+test-deps: $(CROWDSEC)
 	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \

@@ -304,17 +304,19 @@ def panther(data: Path) -> list[Row]:
 
 
 def bans(data: Path) -> list[Row]:
-    """Addresses fail2ban bans on loghub's OpenSSH log that Garrison bans too ('detected'), and Garrison's bans
-    of addresses fail2ban doesn't ban ('wrongly flagged', out of the other addresses that failed a login)."""
-    from garrison.evaluate.bans import SSHD_LOG, fail2ban_bans, garrison_bans
+    """Addresses fail2ban (and CrowdSec) ban on loghub's OpenSSH log that Garrison bans too ('detected'), and
+    Garrison's bans of addresses the other tool doesn't ban ('wrongly flagged', out of the other addresses that
+    failed a login). A row is left out when its tool is missing (make test-deps provides both)."""
+    from garrison.evaluate.bans import SSHD_LOG, crowdsec_bans, fail2ban_bans, garrison_bans
 
-    theirs = fail2ban_bans(data / SSHD_LOG)
-    if theirs is None:
-        return []  # fail2ban is not installed (make test-deps installs it)
-    ours = garrison_bans(data / SSHD_LOG)
-    seen = {ev["source.ip"] for ev in _sshd_failures(data / SSHD_LOG)}
-    return [Row("bans-vs-fail2ban", "loghub OpenSSH_2k, sshd jail", len(theirs & ours), len(theirs),
-                len(ours - theirs), len(seen - theirs))]
+    log = data / SSHD_LOG
+    tools = {"fail2ban sshd jail": fail2ban_bans(log), "crowdsec linux": crowdsec_bans(log)}
+    if all(theirs is None for theirs in tools.values()):
+        return []
+    ours = garrison_bans(log)
+    seen = {ev["source.ip"] for ev in _sshd_failures(log)}
+    return [Row("bans", tool, len(theirs & ours), len(theirs), len(ours - theirs), len(seen - theirs))
+            for tool, theirs in tools.items() if theirs is not None]
 
 
 def _sshd_failures(path: Path) -> list[Event]:
