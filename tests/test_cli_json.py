@@ -72,3 +72,20 @@ def test_evaluate(store):
     cfg, sim = store
     (ev,) = _json(cfg, "evaluate", "--truth", str(sim.out / "truth.json"))
     assert "recall" in json.dumps(ev)
+
+
+def test_the_lazy_command_map_names_every_command_of_every_module():
+    import importlib
+    import pkgutil
+
+    import garrison.cli as pkg
+    from garrison.cli.main import COMMANDS
+
+    defined = {}
+    for m in pkgutil.iter_modules(pkg.__path__):
+        if m.name == "main":
+            continue
+        module = importlib.import_module(f"garrison.cli.{m.name}")
+        for command in getattr(module, "COMMANDS", []):
+            defined[command.name] = m.name
+    assert defined == COMMANDS

@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
 import click
 
-from garrison.cli import (
-    decisions, detections, evaluate, incidents, ingest, quarantine, report, rules, search, serve, simulate, store,
-    tokens, users,
-)
 from garrison.cli._context import make_context
 from garrison.errors import GarrisonError
 
+# Each command's module, imported only when that command runs (or --help lists them all): the web console's and
+# the reports' libraries cost a second of start-up that `garrison import` or `garrison ban` doesn't need.
+# tests/test_cli_json.py checks this map against the modules' COMMANDS.
+COMMANDS = {
+    "import": "ingest", "search": "search", "quarantine": "quarantine", "serve": "serve", "store": "store",
+    "tokens": "tokens", "hunt": "rules", "rules": "rules", "detections": "detections", "ban": "decisions",
+    "unban": "decisions", "decisions": "decisions", "blocklist": "decisions", "bouncers": "decisions",
+    "evaluate-suites": "evaluate", "incidents": "incidents", "suppressions": "incidents", "simulate": "simulate",
+    "replay": "simulate", "evaluate": "simulate", "report": "report", "reports": "report", "users": "users",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"garrison.cli.{COMMANDS[cmd_name]}")
+        return next(c for c in module.COMMANDS if c.name == cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="GARRISON_CONFIG",
               help="YAML configuration file.")
 @click.option("--data-dir", envvar="GARRISON_DATA_DIR", help="Data directory (default ./garrison-data).")
@@ -28,12 +47,6 @@ def cli(ctx: click.Context, config_path: str | None, data_dir: str | None, verbo
     for noisy in ("weasyprint", "fontTools"):  # their INFO is a log of every typesetting step
         logging.getLogger(noisy).setLevel(logging.ERROR)
     ctx.obj = make_context(config_path, data_dir)
-
-
-for module in (ingest, search, quarantine, serve, store, tokens, rules, detections, decisions, evaluate, incidents,
-               simulate, report, users):
-    for command in module.COMMANDS:
-        cli.add_command(command)
 
 
 def main() -> None:
