@@ -66,11 +66,18 @@ def corpus(limit: int):
                             return
 
 
-def hunt_process(rules: str, path: str, data_dir: str) -> tuple[float, int]:
+def hunt_process(rules: str, path: str, data_dir: str) -> tuple[float, int, float]:
+    """Wall time, detections and the process's own peak RSS (MB) of one ``garrison hunt``."""
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "garrison", "--data-dir", data_dir, "hunt", "--rules", rules, "--json",
-                          path], capture_output=True, check=True).stdout
-    return time.perf_counter() - t, out.count(b"\n")
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen([sys.executable, "-m", "garrison", "--data-dir", data_dir, "hunt", "--rules", rules,
+                                 "--json", path], stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        if status:
+            raise SystemExit(f"garrison hunt failed ({status})")
+        out.seek(0)
+        return wall, out.read().count(b"\n"), usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -88,6 +95,9 @@ def main() -> None:
             n += 1
             size += len(s)
     print(f"corpus: {n:,} OTRF events, {size / 1e6:,.0f} MB")
+    # The hunts first, while this process is small: a child's peak RSS counts what it shared at fork.
+    cold, dets, _ = hunt_process(args.rules, str(path), str(work / "data"))
+    warm, dets_warm, hunt_rss = hunt_process(args.rules, str(path), str(work / "data"))
     lines = path.read_text(encoding="utf-8").splitlines()
 
     t = time.perf_counter()
@@ -103,8 +113,6 @@ def main() -> None:
     parse_rate = n / (time.perf_counter() - t)
     del records, lines
 
-    cold, dets = hunt_process(args.rules, str(path), str(work / "data"))
-    warm, dets_warm = hunt_process(args.rules, str(path), str(work / "data"))
 
     t = time.perf_counter()
     engine = compiled_engine(cfg, [args.rules])
@@ -133,8 +141,10 @@ def main() -> None:
           f"   target 30,000 {'OK' if n / warm >= 30_000 else 'MISS'}; {n / warm / ZIRCOLITE:,.1f}x Zircolite")
     print(f"{'scan only (parse + Sigma stage, rules built)':46} {scan:10,.0f}           ({found:,} detections)")
     print(f"{'Zircolite, same YAML rules (issue 3)':46} {ZIRCOLITE:10,}")
-    print(f"RSS {base_rss:,.0f} MB with the rules built, then at each quarter: "
-          f"{', '.join(f'{q:,.0f}' for q in quarters)} MB; peak {peak:,.0f} MB   target < 500 MB, flat")
+    print(f"garrison hunt process: peak RSS {hunt_rss:,.0f} MB   target < 500 MB "
+          f"{'OK' if hunt_rss < 500 else 'MISS'}")
+    print(f"this process (holding the corpus for the rows above): RSS {base_rss:,.0f} MB with the rules built, then at each quarter: "
+          f"{', '.join(f'{q:,.0f}' for q in quarters)} MB; peak {peak:,.0f} MB")
     for p in sorted(work.rglob("*"), reverse=True):
         p.unlink() if p.is_file() else p.rmdir()
     work.rmdir()
