@@ -1,4 +1,5 @@
-"""Files, folders, .gz, .zip and .tar(.gz) archives, and EVTX: the source behind ``garrison import`` and ``hunt``.
+"""Files, folders, .gz, .zip and .tar(.gz) archives, EVTX and packet captures (``sources.pcap``): the source
+behind ``garrison import`` and ``hunt``.
 
 Yields ``RawRecord`` for each line (or EVTX record) and ``Reject`` for input
 that can't be read: an over-long line, a truncated .gz, a corrupt EVTX chunk.
@@ -18,6 +19,7 @@ from typing import IO
 
 from garrison.model import RawRecord, Reject
 from garrison.sources._text import decode, json_values, too_long
+from garrison.sources.pcap import is_capture, read_capture, read_capture_member
 
 DEFAULT_MAX_LINE = 256 * 1024
 _CHUNK = 1 << 20
@@ -327,6 +329,8 @@ def read_file(path: Path, fmt: str | None = None, max_line: int = DEFAULT_MAX_LI
     try:
         if name.endswith(".evtx") or fmt == "evtx":
             yield from _evtx(path, source)
+        elif is_capture(name) or fmt == "pcap":
+            yield from read_capture(path, source)
         elif name.endswith((".tar", ".tar.gz", ".tgz")):
             yield from _tar(path, source, fmt, limits)
         elif name.endswith(".zip"):
@@ -343,6 +347,9 @@ def read_file(path: Path, fmt: str | None = None, max_line: int = DEFAULT_MAX_LI
                     member = f"{source}!{info.filename}"
                     if info.filename.lower().endswith(".evtx"):
                         yield from _evtx_member(_zip_member_chunks(zf.open(info), info, limits), member)
+                        continue
+                    if is_capture(info.filename):
+                        yield from read_capture_member(_zip_member_chunks(zf.open(info), info, limits), member)
                         continue
                     try:
                         with zf.open(info) as raw:
