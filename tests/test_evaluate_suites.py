@@ -11,6 +11,8 @@ from tests.conftest import DATA
 
 def test_every_suite_measures_something():
     for name, fn in SUITES.items():
+        if name == "otrf":  # minutes of work; tests/detect/test_otrf.py measures it
+            continue
         rows = fn(DATA)
         assert rows and sum(r.positives for r in rows) > 0, name
         if name != "crowdsec":  # the hub's tests in these classes all expect an alert

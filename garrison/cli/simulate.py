@@ -24,15 +24,16 @@ from garrison.errors import GarrisonError
 @click.option("--recordings-per-day", default=1, show_default=True, type=click.IntRange(0, 20))
 @click.option("--scale", default=1.0, show_default=True, type=click.FloatRange(0.01, 100),
               help="Multiply the background attempts and web traffic.")
+@click.option("--no-attacks", is_flag=True, help="Benign days only, to measure false alarms against.")
 def simulate_cmd(days: int, seed: int, out_dir: str, start: object, staff: int, serious_per_day: int,
-                 recordings: str | None, recordings_per_day: int, scale: float) -> None:
+                 recordings: str | None, recordings_per_day: int, scale: float, no_attacks: bool) -> None:
     """Write days of an organisation's logs in real formats, with attempts, serious attacks and a truth file."""
     from garrison.simulate.generate import simulate
 
     first = start.date() if start is not None else None  # type: ignore[attr-defined]
     with console.status("simulating…"):
         r = simulate(out_dir, days, seed, first, staff, serious_per_day, recordings, recordings_per_day, scale,
-                     progress=lambda msg: console.print(f"  {msg}"))
+                     progress=lambda msg: console.print(f"  {msg}"), attacks=not no_attacks)
     console.print(f"[green]wrote[/] {r.events:,} events in {len(r.files)} files for {len(r.days)} day(s) to {r.out}; "
                   f"{r.serious} serious attacks and {r.attacks - r.serious} attempting sources in {r.out / 'truth.json'}")
     console.print(f"next: garrison --config CONFIG import {r.out}/*/  (with enrich.inventory: {r.out / 'inventory.yaml'}), "

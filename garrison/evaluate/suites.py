@@ -10,6 +10,7 @@
 - httpparams: HttpParams values per attack type, and the normal ones.
 - panther: Panther's Entra ID and Microsoft 365 rule tests for the behaviours Garrison covers (see
   ``garrison.evaluate.panther``).
+- otrf: the OTRF atomic Windows recordings (see ``garrison.evaluate.otrf``).
 - crowdsec: the CrowdSec hub's scenario tests whose scenario is a class Garrison covers (see
   ``garrison.evaluate.crowdsec``).
 """
@@ -332,5 +333,29 @@ def _sshd_failures(path: Path) -> list[Event]:
     return out
 
 
+def otrf(data: Path) -> list[Row]:
+    """Per tactic folder: recordings with a detection of their ATT&CK tactic ('detected'), and with a high or
+    critical one ('otrf-high'); then the Windows and network pack's incidents on a simulated benign week
+    ('wrongly flagged' out of its days)."""
+    import tempfile
+
+    from garrison.config import load_config
+    from garrison.evaluate.otrf import benign_days, evaluate
+
+    if not (data / "otrf").is_dir():
+        return []
+    with tempfile.TemporaryDirectory(prefix="garrison-otrf-") as d:
+        outcomes = list(evaluate(load_config(None, data_dir=d), data))
+        week = benign_days(Path(d) / "benign")
+    rows = []
+    for suite, attr in (("otrf", "hit"), ("otrf-high", "hit_high")):
+        folders = sorted({o.recording.folder for o in outcomes})
+        for folder in [*folders, "all"]:
+            sel = [o for o in outcomes if folder in ("all", o.recording.folder)]
+            rows.append(Row(suite, folder, sum(getattr(o, attr) for o in sel), len(sel), 0, 0))
+    rows.append(Row("otrf-benign", "pack incidents, benign week", 0, 0, week.pack_incidents, week.days))
+    return rows
+
+
 SUITES = {"fail2ban": fail2ban, "crs": crs, "csic2010": csic, "httpparams": httpparams, "crowdsec": crowdsec,
-          "panther": panther, "bans": bans}
+          "panther": panther, "bans": bans, "otrf": otrf}

@@ -46,7 +46,7 @@ def default_start(days: int) -> date:
 
 def simulate(out: str | Path, days: int = 1, seed: int = 7, start: date | None = None, staff: int = 5000,
              serious_per_day: int = 5, recordings: str | Path | None = None, recordings_per_day: int = 1,
-             scale: float = 1.0, progress: Callable[[str], None] | None = None) -> SimResult:
+             scale: float = 1.0, progress: Callable[[str], None] | None = None, attacks: bool = True) -> SimResult:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start = start or default_start(days)
@@ -63,11 +63,13 @@ def simulate(out: str | Path, days: int = 1, seed: int = 7, start: date | None =
         rng = random.Random(f"{seed}-{day.isoformat()}")
         logs = Logs(day=(day0, day0 + DAY_US))
         benign_day(logs, org, rng, day0, web_requests=int(30000 * scale * staff / 5000))
-        attacks: list[Attack] = background(logs, org, rng, day0, scale)
-        attacks += serious(logs, org, rng, day0, serious_per_day)
-        for k in range(min(recordings_per_day, len(recs))):
+        planted: list[Attack] = []
+        if attacks:  # attacks=False: a benign day, to measure false alarms against
+            planted = background(logs, org, rng, day0, scale)
+            planted += serious(logs, org, rng, day0, serious_per_day)
+        for k in range(min(recordings_per_day, len(recs)) if attacks else 0):
             path = recs[(d * recordings_per_day + k + seed) % len(recs)]
-            attacks.append(splice(logs, org, rng, path, day0 + rng.randrange(2, 21) * 3_600_000_000,
+            planted.append(splice(logs, org, rng, path, day0 + rng.randrange(2, 21) * 3_600_000_000,
                                   f"recording-{day.isoformat()}-{k + 1}"))
         where = logs.write(out / day.isoformat())
         for name in sorted(logs.rows):
@@ -76,7 +78,7 @@ def simulate(out: str | Path, days: int = 1, seed: int = 7, start: date | None =
             manifest.append({"day": day.isoformat(), "path": f"{day.isoformat()}/{name}", "format": FILES[name],
                              "events": len(logs.rows[name])})
             total += len(logs.rows[name])
-        for a in attacks:
+        for a in planted:
             t = a.truth() | {"day": day.isoformat(), "events": sum(len(v) for v in where.get(a.id, {}).values())}
             if a.serious:
                 t["evidence"] = {f"{day.isoformat()}/{f}": lines for f, lines in where.get(a.id, {}).items()}
@@ -84,8 +86,8 @@ def simulate(out: str | Path, days: int = 1, seed: int = 7, start: date | None =
             truth.append(t)
         if progress:
             progress(f"{day.isoformat()}: {sum(len(r) for r in logs.rows.values()):,} events, "
-                     f"{sum(1 for a in attacks if a.serious)} serious attacks, "
-                     f"{sum(1 for a in attacks if not a.serious)} attempting sources")
+                     f"{sum(1 for a in planted if a.serious)} serious attacks, "
+                     f"{sum(1 for a in planted if not a.serious)} attempting sources")
     (out / "manifest.json").write_bytes(orjson.dumps({"seed": seed, "staff": staff, "files": manifest}, option=orjson.OPT_INDENT_2))
     (out / "truth.json").write_bytes(orjson.dumps({"seed": seed, "staff": staff, "start": start.isoformat(), "days": days,
                                                    "attacks": truth}))
