@@ -21,8 +21,9 @@ from garrison.evaluate.suites import SUITES, fail2ban_summary
 def evaluate_suites(data: str, names: tuple[str, ...], per_service: bool) -> None:
     """Print detection and false-positive rates on fail2ban, OWASP CRS, CSIC 2010 and HttpParams."""
     t = Table(title="Garrison on the peers' test suites")
-    for c in ("suite", "class", "detected", "rate", "wrongly flagged", "FP rate"):
-        t.add_column(c, justify="right" if c not in ("suite", "class") else "left")
+    for c in ("suite", "class", "detected", "rate", "flagged", "FP rate"):  # flagged: wrongly, of the negatives
+        left = c in ("suite", "class")
+        t.add_column(c, justify="left" if left else "right", no_wrap=left)
     for name in names or sorted(SUITES):
         rows = SUITES[name](Path(data))
         if name == "fail2ban":

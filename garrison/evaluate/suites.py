@@ -353,7 +353,7 @@ def otrf(data: Path) -> list[Row]:
         for folder in [*folders, "all"]:
             sel = [o for o in outcomes if folder in ("all", o.recording.folder)]
             rows.append(Row(suite, folder, sum(getattr(o, attr) for o in sel), len(sel), 0, 0))
-    rows.append(Row("otrf-benign", "pack incidents, benign week", 0, 0, week.pack_incidents, week.days))
+    rows.append(Row("otrf-benign", "pack incidents/days", 0, 0, week.pack_incidents, week.days))
     return rows
 
 
