@@ -69,3 +69,4 @@ bench: install
 	$(BIN)/python bench/sigma/run.py
 	$(BIN)/python bench/decisions/run.py
 	$(BIN)/python bench/rules/run.py
+	$(BIN)/python bench/connectors/run.py

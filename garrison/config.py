@@ -110,7 +110,7 @@ class DetectConfig:
     beacon: BeaconConfig = field(default_factory=BeaconConfig)
 
 
-DEFAULT_STAGES = ["geo", "inventory", "sigma", "web", "travel", "beacon", "mailbox", "intel", "suppress", "respond",
+DEFAULT_STAGES = ["once", "geo", "inventory", "sigma", "web", "travel", "beacon", "mailbox", "intel", "suppress", "respond",
                   "triage"]
 
 
@@ -128,18 +128,23 @@ class PolicyConfig:
     min_level: str = "high"  # detections at or above this level
     rules: list[str] = field(default_factory=list)  # only these rule ids or titles (empty: any)
     tags: list[str] = field(default_factory=list)  # only detections with one of these tags
+    mode: str = "ask"  # identity actions (revoke_sessions, ...): ask an analyst, or auto
 
 
 # Garrison's brute-force correlations (detect/rules/authentication): 5 failures in 10 minutes, 6 in a minute,
 # SSH handshakes dropped in a burst. fail2ban bans such a source for 10 minutes, CrowdSec for 4 hours; the
 # first ban here is short and each repeat within 30 days doubles it (respond.escalation_factor).
+MFA_FATIGUE_RULE = "9c1e7a52-5d3b-4d4e-9a7f-6a1f0b2c3d23"
 BRUTE_FORCE_RULES = ["9c1e7a52-5d3b-4d4e-9a7f-6a1f0b2c3d10", "9c1e7a52-5d3b-4d4e-9a7f-6a1f0b2c3d15"]
 
 
 def _default_policies() -> list[dict[str, object]]:
     return [{"name": "ban sources of high and critical detections", "min_level": "high", "duration": "4h"},
             {"name": "ban brute-force sources", "min_level": "medium", "rules": list(BRUTE_FORCE_RULES),
-             "duration": "15m"}]
+             "duration": "15m"},
+            # Only with Microsoft's connector configured: waits on the incident for an analyst's click.
+            {"name": "revoke the sessions of an account that gave in to MFA fatigue", "type": "revoke_sessions",
+             "target": "user.name", "min_level": "high", "rules": [MFA_FATIGUE_RULE], "mode": "ask"}]
 
 
 @dataclass(frozen=True)
@@ -212,6 +217,35 @@ class ServiceConfig:
     commit_retry_max_seconds: float = 30.0  # backoff ceiling for a commit that fails (disk full, read-only)
 
 
+O365_CONTENT_TYPES = ["Audit.AzureActiveDirectory", "Audit.Exchange", "Audit.SharePoint", "Audit.General", "DLP.All"]
+GRAPH_STREAMS = ["signIns", "directoryAudits", "alerts", "riskyUsers"]
+
+
+@dataclass(frozen=True)
+class MicrosoftConfig:
+    """Microsoft 365 and Entra ID pulled from their APIs (``garrison.sources.microsoft``); off until a tenant
+    and an app registration are given."""
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret_file: str | None = None  # or client_secret_env; never written to logs
+    client_secret_env: str | None = None
+    certificate_file: str | None = None  # PEM holding the private key and its certificate, instead of a secret
+    login_url: str = "https://login.microsoftonline.com"  # sovereign clouds: login.microsoftonline.us, ...
+    manage_url: str = "https://manage.office.com"  # GCC: manage-gcc.office.com; GCC High: manage.office365.us
+    graph_url: str = "https://graph.microsoft.com"  # GCC High: graph.microsoft.us; 21Vianet: microsoftgraph.chinacloudapi.cn
+    ca_file: str | None = None  # a private CA for these hosts (a TLS-inspecting proxy; the tests' stand-in)
+    content_types: list[str] = field(default_factory=lambda: list(O365_CONTENT_TYPES))
+    graph: list[str] = field(default_factory=lambda: list(GRAPH_STREAMS))
+    poll_seconds: float = 60.0
+    overlap_minutes: int = 30  # each round re-reads this much before its checkpoint: late records are not lost
+    first_hours: int = 24  # how far back a new stream starts (at most 168: the Management API keeps 7 days)
+    requests_per_minute: int = 600
+    page_size: int = 500
+    timeout_seconds: float = 30.0
+    actions: bool = False  # response actions through Graph (needs the write permissions in the README)
+    protected_accounts: list[str] = field(default_factory=list)  # never acted on: break-glass, service accounts
+
+
 @dataclass(frozen=True)
 class Config:
     data_dir: str = "./garrison-data"
@@ -229,6 +263,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    microsoft: MicrosoftConfig = field(default_factory=MicrosoftConfig)
 
     @property
     def data_path(self) -> Path:

@@ -76,6 +76,11 @@ CORE_COLUMNS: dict[str, str] = {
 }
 
 
+# The format of a record that carries a pulled stream's progress (meta: stream, checkpoint) instead of input:
+# it travels in the same write-ahead-log append as the page it follows, and is saved in the same commit.
+CHECKPOINT = "checkpoint"
+
+
 @dataclass(slots=True)
 class RawRecord:
     """One unit of input before parsing: a line of text, or an object from a JSON API.

@@ -16,7 +16,7 @@ import orjson
 
 from garrison.errors import ParseError
 from garrison.model import Event, RawRecord
-from garrison.parse import auditd, firewall, generic, microsoft, network, syslog, waf, web, windows
+from garrison.parse import auditd, firewall, generic, microsoft, network, sentinel, syslog, waf, web, windows
 from garrison.parse._state import ParseState
 
 __all__ = ["ParseState", "parse_record", "detect_text", "TEXT_PARSERS", "JSON_PARSERS", "FORMATS"]
@@ -44,6 +44,9 @@ JSON_PARSERS: dict[str, JsonParser] = {
     "entra_signin": microsoft.parse_signin,
     "entra_audit": microsoft.parse_audit,
     "m365": microsoft.parse_m365,
+    "graph_alert": microsoft.parse_graph_alert,
+    "graph_risky_user": microsoft.parse_risky_user,
+    "sentinel": sentinel.parse_sentinel,
     "zeek": network.parse_zeek,
     "suricata": network.parse_suricata,
     "modsecurity_audit": waf.parse_modsec_audit_json,
@@ -92,6 +95,8 @@ def detect_text(line: str) -> str | None:
 
 
 def classify_json(obj: dict[str, Any]) -> str:
+    if "TimeGenerated" in obj and sentinel.table_of(obj):  # a Log Analytics row (history from Sentinel)
+        return "sentinel"
     return windows.classify(obj) or microsoft.classify(obj) or network.classify(obj) or waf.classify(obj) or "generic_json"
 
 

@@ -184,6 +184,59 @@ def parse_m365(obj: dict[str, Any], text: str, st: ParseState) -> Event:
     return ev
 
 
+_SEVERITY = {"informational": 1, "low": 2, "medium": 3, "high": 4}
+
+
+def parse_graph_alert(obj: dict[str, Any], text: str, st: ParseState) -> Event:
+    """A Microsoft Graph security alert (alerts_v2): Defender XDR, Entra ID Protection, Defender for Office."""
+    ev: Event = {"event.original": text, "event.kind": "alert", "event.dataset": "microsoft.alert",
+                 "event.category": "threat", "observer.product": str(obj.get("serviceSource") or "Microsoft 365 Defender")}
+    stamp = obj.get("lastUpdateDateTime") or obj.get("createdDateTime")
+    if stamp:
+        ev["@timestamp"] = any_us(stamp)
+    if obj.get("title"):
+        ev["rule.name"] = str(obj["title"])
+    sev = str(obj.get("severity") or "").lower()
+    if sev in _SEVERITY:
+        ev["event.severity"] = _SEVERITY[sev]
+        ev["microsoft.alert.severity"] = sev
+    for k in ("id", "status", "category", "detectionSource", "serviceSource", "classification", "determination",
+              "incidentId", "providerAlertId", "alertWebUrl", "description"):
+        if obj.get(k) is not None:
+            ev[f"microsoft.alert.{k}"] = obj[k]
+    techniques = obj.get("mitreTechniques")
+    if isinstance(techniques, list):
+        ev["threat.technique.id"] = [str(t) for t in techniques][:50]
+    for e in obj.get("evidence") or []:
+        if not isinstance(e, dict):
+            continue
+        acct = e.get("userAccount") if isinstance(e.get("userAccount"), dict) else {}
+        upn = acct.get("userPrincipalName") or acct.get("accountName")
+        if upn and "user.name" not in ev:
+            ev["user.name"] = str(upn)
+        if (ip := clean_ip(e.get("ipAddress"))) and "source.ip" not in ev:
+            ev["source.ip"] = ip
+        device = e.get("deviceDnsName") or e.get("hostName")
+        if device and "host.name" not in ev:
+            ev["host.name"] = str(device)
+    return ev
+
+
+def parse_risky_user(obj: dict[str, Any], text: str, st: ParseState) -> Event:
+    """An Entra ID Protection risky user (Graph identityProtection/riskyUsers)."""
+    ev: Event = {"event.original": text, "event.kind": "event", "event.dataset": "entra.risky_user",
+                 "event.category": "iam", "observer.product": "Entra ID Protection"}
+    stamp = obj.get("riskLastUpdatedDateTime")
+    if stamp:
+        ev["@timestamp"] = any_us(stamp)
+    if obj.get("userPrincipalName"):
+        ev["user.name"] = str(obj["userPrincipalName"])
+    for k in ("id", "riskLevel", "riskState", "riskDetail", "isDeleted", "isProcessing", "userDisplayName"):
+        if obj.get(k) is not None:
+            ev[f"entra.risky_user.{k}"] = obj[k]
+    return ev
+
+
 def check(obj: dict[str, Any]) -> None:
     if classify(obj) is None:
         raise ParseError("not an Entra ID or Microsoft 365 audit record")

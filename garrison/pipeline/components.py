@@ -88,6 +88,45 @@ def make_deps(config: Config, engine: Engine | None, notifier: Any = None) -> De
     return Deps(engine=engine, inventory=load_inventory(config.enrich.inventory), notifier=notifier, assets=AssetMap())
 
 
+# -- exactly once -------------------------------------------------------------------------------
+@stage("once")
+def _once(config: Config, deps: Deps) -> Stage | None:
+    return OnceStage(deps.engine) if deps.engine is not None else None
+
+
+class OnceStage:
+    """Pulled records already stored (an overlap window re-read, a page fetched again after a crash) are
+    dropped before detection and counted; the new ones' ids are saved in the commit that stores them."""
+
+    def __init__(self, engine: Any):
+        self.engine = engine
+        self.duplicates = 0
+
+    def __call__(self, batch: Any) -> None:
+        from garrison.store.once import remember, seen
+
+        by_stream: dict[str, list[str]] = {}
+        for ev in batch.events:
+            if "garrison.record_id" in ev:
+                by_stream.setdefault(ev["garrison.stream"], []).append(ev["garrison.record_id"])
+        if not by_stream:
+            return
+        old = {(s, r) for s, ids in by_stream.items() for r in seen(self.engine, s, ids)}
+        kept, new = [], []
+        for ev in batch.events:
+            key = (ev.get("garrison.stream"), ev.get("garrison.record_id"))
+            if key[1] is None:
+                kept.append(ev)
+            elif key in old:
+                self.duplicates += 1
+            else:
+                old.add(key)  # a second copy inside the same batch is a duplicate too
+                new.append(key)
+                kept.append(ev)
+        batch.events[:] = kept
+        batch.in_commit.append(lambda c: remember(c, new))
+
+
 # -- enrich ---------------------------------------------------------------------------------------
 @stage("geo")
 def _geo(config: Config, deps: Deps) -> Stage | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import Counter
 from collections.abc import Iterable
@@ -11,6 +12,7 @@ from garrison.config import Config
 from garrison.enrich.assets import AssetMap
 from garrison.errors import ParseError
 from garrison.model import Event, RawRecord, Reject
+from garrison.model.event import CHECKPOINT
 from garrison.model.batch import Batch
 from garrison.model.bounds import Bounds, OutOfBounds, check_event
 from garrison.model.inventory import Inventory
@@ -19,6 +21,7 @@ from garrison.parse import ParseState, parse_record
 from garrison.parse.auditd import group as group_audit
 from garrison.pipeline.components import ENRICH, Deps, Stage, build_stages, make_deps
 from garrison.pipeline.guard import StageFailures, describe, run_stage
+from garrison.store.once import save_checkpoints
 
 
 @dataclass
@@ -73,7 +76,11 @@ class Pipeline:
         records = group_audit(given)  # one audit event's records (one serial) become one record
         c.joined += len(given) - len(records)
         c.received += len(given) - len(records)
+        checkpoints: dict[str, int] = {}
         for rec in records:
+            if isinstance(rec, RawRecord) and rec.format == CHECKPOINT:  # a pulled stream's progress, not input
+                checkpoints[str(rec.meta.get("stream"))] = int(rec.meta.get("checkpoint") or 0)
+                continue
             c.received += 1
             if isinstance(rec, Reject):
                 rejects.append(rec)
@@ -98,6 +105,8 @@ class Pipeline:
                 continue
             events.append(ev)
         batch = Batch(events, rejects)
+        if checkpoints:
+            batch.in_commit.append(functools.partial(save_checkpoints, checkpoints=checkpoints))
         for stage in self.stages:
             run_stage(stage, batch, self.failures)
         c.events += len(batch.events)
@@ -130,6 +139,9 @@ class Pipeline:
                 ev["host.name"] = meta["host"]
             if meta.get("peer"):
                 ev["observer.ip"] = meta["peer"]
+            if meta.get("record_id") is not None:  # a pulled record: stored once (the "once" stage)
+                ev["garrison.record_id"] = str(meta["record_id"])
+                ev["garrison.stream"] = str(meta.get("stream") or rec.source)
         else:
             ev["input.type"] = "file"
             ev["organization.id"] = self.config.organization

@@ -31,7 +31,7 @@ from garrison.model import RawRecord
 from garrison.pipeline.guard import describe
 from garrison.pipeline.processor import Processor
 from garrison.pipeline.runner import build_live_pipeline
-from garrison.sources import Source, build_sources
+from garrison.sources import Sinks, Source, build_sources
 from garrison.store.events import EventStore
 from garrison.store.wal import Wal, encode_record
 
@@ -162,7 +162,9 @@ class Service:
         comps["wal"].update(failed_appends=w.failed_appends, skipped_bytes=w.skipped_bytes,
                             skipped_regions=w.skipped_regions, appended_frames=w.appended_frames)
         for src in self.sources:
-            comps[src.name].update(src.view())
+            view = src.view()
+            comps[src.name].update(view)
+            problems.extend(f"{src.name}: {x}" for x in view.get("problems", []))  # e.g. a refused secret
         body = {"status": "failing" if problems else "ok", "problems": problems, "components": comps,
                 "disk": {"free_bytes": free, "min_free_bytes": self.cfg.ingest.min_free_bytes}}
         return (503 if problems else 200), body
@@ -177,7 +179,7 @@ class Service:
         self.processor.start()
         self.components["processor"].state = "running"
         host, _, port = cfg.ingest.http.rpartition(":")
-        self.sources = build_sources(cfg, self.stream_sink)
+        self.sources = build_sources(cfg, Sinks(self.stream_sink, self.durable_sink))
         for src in self.sources:
             self.components[src.name] = Component(src.name)
             await src.start()
@@ -282,6 +284,18 @@ class Service:
             await asyncio.sleep(0.2)
             await asyncio.to_thread(self.wal.sync)
 
+    def _connector_upkeep(self) -> None:
+        """Pulled records' ids older than any re-read window are forgotten; sign-in blocks past expiry lift."""
+        from garrison.respond.identity import lift_expired_blocks
+        from garrison.store.once import now_us, prune
+
+        m = self.cfg.microsoft
+        prune(self.engine, now_us() - (8 * 24 * 60 + m.overlap_minutes) * 60_000_000)  # the API keeps 7 days
+        if m.tenant_id and m.actions:
+            lifted = lift_expired_blocks(self.engine, self.cfg)
+            if lifted:
+                log.info("maintenance: %d sign-in block(s) expired and were lifted", lifted)
+
     async def _maintenance(self) -> None:
         cfg, c = self.cfg, self.components["maintenance"]
         c.state = "running"
@@ -293,6 +307,7 @@ class Service:
                 removed = await asyncio.to_thread(self.store.apply_retention, cfg.store.retention_days)
                 days = await asyncio.to_thread(self.store.compact)
                 log.info("maintenance: removed %d expired files, compacted %d days", removed, days)
+                await asyncio.to_thread(self._connector_upkeep)
                 if cfg.notify.digest != "daily" or rounds % 24 == 0:  # held notices: hourly, or the daily digest
                     await asyncio.to_thread(self.notifier.flush_digest)
                 c.state = "running"

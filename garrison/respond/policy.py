@@ -6,15 +6,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine
 
 from garrison.config import Config, PolicyConfig, _build
+from garrison.errors import ConfigError
 from garrison.model.inventory import Inventory
 from garrison.model.batch import Batch
-from garrison.model.decision import Decision, parse_duration
+from garrison.model.decision import TYPES, Decision, parse_duration
 from garrison.model.detection import LEVELS, Detection
 from garrison.respond.decisions import ActiveView, offences
+from garrison.respond.identity import ACTIONS as IDENTITY_ACTIONS
 from garrison.respond.safety import CircuitBreaker, protected_reason
 
 log = logging.getLogger("garrison.respond")
@@ -31,6 +34,7 @@ class Policy:
     min_level: int
     rules: frozenset[str]
     tags: frozenset[str]
+    mode: str = "ask"
 
     def applies(self, d: Detection) -> bool:
         if LEVELS.index(d.level) < self.min_level:
@@ -44,8 +48,12 @@ def compile_policies(config: Config) -> list[Policy]:
     out = []
     for i, raw in enumerate(config.respond.policies):
         pc: PolicyConfig = _build(PolicyConfig, dict(raw), f"respond.policies[{i}]")
+        if pc.type not in TYPES and pc.type not in IDENTITY_ACTIONS:
+            raise ConfigError(f"respond.policies[{i}].type: {pc.type!r}; one of {', '.join([*TYPES, *IDENTITY_ACTIONS])}")
+        if pc.mode not in ("ask", "auto"):
+            raise ConfigError(f"respond.policies[{i}].mode: ask or auto, not {pc.mode!r}")
         out.append(Policy(pc.name, pc.type, parse_duration(pc.duration), pc.target, LEVELS.index(pc.min_level),
-                          frozenset(pc.rules), frozenset(pc.tags)))
+                          frozenset(pc.rules), frozenset(pc.tags), pc.mode))
     return out
 
 
@@ -64,6 +72,8 @@ class RespondStage:
         self.refused: dict[tuple[str, str], int] = {}  # protected targets refused, and when it was last logged
         self.notice = notice
         self.held_back = 0
+        self.config = config
+        self.identity = bool(config.microsoft.tenant_id)  # identity policies act only with the connector set up
 
     def __call__(self, batch: Batch) -> None:
         if not batch.detections:
@@ -78,11 +88,40 @@ class RespondStage:
                 if covering:
                     det.extra["decision_id"] = covering[0].id
             for pol in self.policies:
+                if pol.type in IDENTITY_ACTIONS:
+                    if self.identity and pol.applies(det) and det.event.get(pol.target):
+                        self._identity(batch, pol, det)
+                    continue
                 if pol.applies(det):
                     dec = self._decide(pol, det, now, planned)
                     if dec is not None:
                         planned[(dec.scope, dec.value)] = dec
         batch.decisions.extend(planned.values())
+
+    def _identity(self, batch: Batch, pol: Policy, det: Detection) -> None:
+        """An identity policy: asked (waits on the incident) or, in auto mode, done after the commit; once a day
+        per account and action."""
+        from garrison.respond.identity import ask, perform, recently, protected
+
+        user = str(det.event[pol.target])
+        if protected(self.config, user):
+            return
+        reason = f"{pol.name}: {det.rule_title}"
+        until = int(time.time() * 1e6) + pol.duration_us if pol.type == "block_signin" else None
+        if pol.mode == "auto":
+            def act() -> None:
+                if not recently(self.db, pol.type, user):
+                    perform(self.db, self.config, pol.type, user, "policy", reason, until=until)
+            batch.after_commit.append(act)
+        else:
+            def asked(c: Any) -> None:
+                if not recently(c, pol.type, user):
+                    ask(c, pol.type, user, reason, until=until)
+            batch.in_commit.append(asked)
+            if self.notice:
+                self.notice("high", f"Action waiting: {IDENTITY_ACTIONS[pol.type]} for {user}",
+                            f"{det.rule_title}. Open the incident in the console to approve it, or: "
+                            f"garrison act list, then garrison act approve ID.")
 
     def _decide(self, pol: Policy, det: Detection, now: int, planned: dict[tuple[str, str], Decision]) -> Decision | None:
         value = det.event.get(pol.target)

@@ -8,12 +8,21 @@ restarts it when it stops and reports its ``view()`` on ``/healthz``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from garrison.config import Config
 from garrison.model import RawRecord
 
 Sink = Callable[[list[RawRecord]], object]
+
+
+@dataclass(frozen=True)
+class Sinks:
+    """Where a source hands its records: ``stream`` is fsynced within moments (syslog's way); ``durable``
+    returns only once they are on disk (HTTP ingest, pulled APIs, whose checkpoint must not run ahead)."""
+    stream: Sink
+    durable: Sink
 
 
 class Source(Protocol):
@@ -26,12 +35,12 @@ class Source(Protocol):
         """Whether it still takes input."""
 
     def view(self) -> dict[str, Any]:
-        """Counters for the health page."""
+        """Counters for the health page; a "problems" list there makes /healthz fail."""
 
     async def close(self) -> None: ...
 
 
-SourceFactory = Callable[[Config, Sink], list[Source]]
+SourceFactory = Callable[[Config, Sinks], list[Source]]
 SOURCES: dict[str, SourceFactory] = {}
 
 
@@ -45,8 +54,9 @@ def source(kind: str) -> Callable[[SourceFactory], SourceFactory]:
     return register
 
 
-def build_sources(config: Config, sink: Sink) -> list[Source]:
-    """Every configured source, in registry order. ``sink`` takes records durably (or raises Unavailable)."""
-    import garrison.sources.syslog  # noqa: F401 - registers itself
+def build_sources(config: Config, sinks: Sinks) -> list[Source]:
+    """Every configured source, in registry order. A sink raises Unavailable when it can't take records."""
+    import garrison.sources.microsoft  # noqa: F401 - each registers itself
+    import garrison.sources.syslog  # noqa: F401
 
-    return [s for factory in SOURCES.values() for s in factory(config, sink)]
+    return [s for factory in SOURCES.values() for s in factory(config, sinks)]

@@ -16,7 +16,7 @@ from typing import Any
 from garrison.config import Config
 from garrison.errors import Unavailable
 from garrison.model import RawRecord
-from garrison.sources import Sink, Source, source
+from garrison.sources import Sink, Sinks, Source, source
 from garrison.sources._text import decode, too_long
 
 log = logging.getLogger("garrison.syslog")
@@ -210,7 +210,7 @@ class SyslogListener:
 
 
 @source("syslog")
-def syslog_sources(config: Config, sink: Sink) -> list[Source]:
+def syslog_sources(config: Config, sinks: Sinks) -> list[Source]:
     i = config.ingest
-    return [SyslogListener(kind, addr, config, sink)
+    return [SyslogListener(kind, addr, config, sinks.stream)
             for kind, addr in (("udp", i.syslog_udp), ("tcp", i.syslog_tcp), ("tls", i.syslog_tls)) if addr]

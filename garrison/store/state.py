@@ -266,6 +266,41 @@ incident_comments = Table(
     Column("text", Text, nullable=False),
 )
 
+# Pulled sources (Microsoft's APIs): how far each stream has been read, and the record ids already stored,
+# both written in the commit that stores the records, so a restart neither loses nor doubles one.
+connector_state = Table(
+    "connector_state", metadata,
+    Column("stream", String(128), primary_key=True),
+    Column("checkpoint", BigInteger, nullable=False),  # event time (epoch us) read up to
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+seen_records = Table(
+    "seen_records", metadata,
+    Column("stream", String(128), primary_key=True),
+    Column("record_id", String(256), primary_key=True),
+    Column("ts", BigInteger, nullable=False, index=True),  # when it was stored (pruned after the overlap window)
+)
+
+# Response actions on identities through Microsoft Graph (revoke sessions, block sign-in, ...): asked by a
+# policy, done by an analyst or automatically, refused for protected accounts, simulated in dry-run.
+identity_actions = Table(
+    "identity_actions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("action", String(32), nullable=False),
+    Column("user", String(256), nullable=False, index=True),
+    Column("status", String(16), nullable=False),  # asked done failed refused simulated lifted
+    Column("reason", String(512), nullable=False),
+    Column("origin", String(16), nullable=False),  # policy analyst
+    Column("incident_id", Integer, index=True),
+    Column("detail", Text),  # JSON: rule id of an inbox rule, the policy's name
+    Column("asked_at", BigInteger, nullable=False),
+    Column("done_at", BigInteger),
+    Column("done_by", String(128)),
+    Column("until", BigInteger),  # a sign-in block lifts itself then
+    Column("error", String(512)),
+)
+
 entity_risk = Table(
     "entity_risk", metadata,
     Column("kind", String(16), primary_key=True),

@@ -15,14 +15,14 @@ from tests.conftest import DATA
 
 def test_default_order_is_todays_and_every_name_is_registered():
     cfg = load_config(None)
-    assert cfg.pipeline.stages == ["geo", "inventory", "sigma", "web", "travel", "beacon", "mailbox", "intel",
+    assert cfg.pipeline.stages == ["once", "geo", "inventory", "sigma", "web", "travel", "beacon", "mailbox", "intel",
                                    "suppress", "respond", "triage"]
     assert set(cfg.pipeline.stages) <= set(STAGES)
 
 
 def test_unknown_stage_is_refused_with_the_known_ones():
     cfg = load_config(None, pipeline={"stages": ["geo", "sigmaa"]})
-    with pytest.raises(ConfigError, match="unknown stage 'sigmaa'; known: geo, inventory, sigma"):
+    with pytest.raises(ConfigError, match="unknown stage .sigmaa.; known: once, geo, inventory, sigma"):
         build_stages(cfg, make_deps(cfg, None))
 
 

@@ -13,14 +13,14 @@ from fastapi.responses import JSONResponse
 
 from garrison.config import load_config
 from garrison.pipeline.service import Service
-from garrison.sources import SOURCES, build_sources
+from garrison.sources import SOURCES, Sinks, build_sources
 from garrison.store import EventStore, open_state
 from garrison.testing import free_port
 
 
 def test_registry_builds_the_configured_listeners(tmp_path):
     cfg = load_config(data_dir=str(tmp_path), ingest={"syslog_udp": None, "syslog_tcp": "127.0.0.1:1"})
-    built = build_sources(cfg, lambda recs: None)
+    built = build_sources(cfg, Sinks(lambda recs: None, lambda recs: None))
     assert "syslog" in SOURCES
     assert [s.name for s in built] == ["syslog-tcp"]
     assert built[0].running() is False  # not started yet

@@ -41,7 +41,29 @@ def _load(con: Console, iid: RowId) -> dict[str, Any]:
     # ban is offered only for what can be banned: never the estate's own addresses, partners or special ranges
     bannable = [e["value"] for e in inc["entities"] if e["kind"] == "ip" and not protected_reason("ip", e["value"], inventory)]
     return {"inc": inc, "events": events, "others": _other_incidents(con, iid, inc["entities"]),
-            "shown": len(dets), "bannable": bannable, "groups": timeline_groups(dets)}
+            "shown": len(dets), "bannable": bannable, "groups": timeline_groups(dets),
+            "identity": _identity(con, inc)}
+
+
+def _accounts(inc: dict[str, Any]) -> list[str]:
+    """The incident's Entra ID accounts as their full names: its user entities are kept without the domain,
+    its detections' events name the account in full."""
+    names = {e["value"].lower() for e in inc["entities"] if e["kind"] == "user"}
+    full = {str(d["user_name"]) for d in inc["detections"] if d.get("user_name") and "@" in str(d["user_name"])}
+    return sorted(u for u in full if u.lower() in names or u.split("@")[0].lower() in names)
+
+
+def _identity(con: Console, inc: dict[str, Any]) -> dict[str, Any]:
+    """The Entra ID actions this incident's accounts can have (when Microsoft's connector is configured), the
+    ones a policy asks for, and those done."""
+    from garrison.respond.identity import ACTIONS, list_actions, protected
+
+    if not con.config.microsoft.tenant_id:
+        return {"users": [], "asked": [], "done": [], "names": ACTIONS}
+    users = _accounts(inc)
+    rows = [a for u in users for a in list_actions(con.engine, user=u, limit=50)]
+    return {"users": [u for u in users if not protected(con.config, u)], "names": ACTIONS,
+            "asked": [a for a in rows if a["status"] == "asked"], "done": [a for a in rows if a["status"] != "asked"]}
 
 
 def timeline_groups(dets: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -112,6 +134,18 @@ def routes(r: APIRouter, con: Console) -> None:
                                                            user.name))
                 con.view.refresh()
                 msg = f"{f.get('value')} banned for {f.get('duration') or '24h'}"
+            elif action == "identity":
+                from garrison.respond.identity import ACTIONS, do_asked, perform
+
+                if f.get("asked_id"):
+                    row = await run_in_threadpool(do_asked, con.engine, con.config, int(f["asked_id"]), user.name)
+                else:
+                    inc = await run_in_threadpool(get_incident, con.engine, iid)
+                    if f.get("user", "") not in _identity(con, inc)["users"]:
+                        raise GarrisonError(f"{f.get('user')!r} is not an account of this incident that can be acted on")
+                    row = await run_in_threadpool(perform, con.engine, con.config, f.get("identity_action", ""),
+                                                  f.get("user", ""), user.name, f"incident #{iid}", iid)
+                msg = f"{ACTIONS[row['action']]} for {row['user']}: {row['status']}"
             elif action == "suppress":
                 from garrison.triage.suppress import from_incident
 

@@ -1,0 +1,1 @@
+"""Clients of outside services that more than one stage uses (Microsoft's APIs)."""
