@@ -127,7 +127,8 @@ class Benign:
     pack_incidents: int  # incidents holding a detection of the Windows or network pack
 
 
-def benign_days(work: Path, days: int = 7, seed: int = 21, staff: int = 5000, scale: float = 1.0) -> Benign:
+def benign_days(work: Path, days: int = 7, seed: int = 21, staff: int = 5000, scale: float = 1.0,
+                folders: tuple[str, ...] = ("windows", "network")) -> Benign:
     """Simulated days with no attack planted, through the live pipeline: what the Windows and network pack
     raise on them (each one is a false alarm)."""
     from sqlalchemy import select
@@ -146,7 +147,7 @@ def benign_days(work: Path, days: int = 7, seed: int = 21, staff: int = 5000, sc
     cfg = load_config(cfg_path)
     db = open_state(cfg.data_path)
     res = import_simulated(build_live_pipeline(cfg, db), EventStore(cfg.data_path, db), sim.out)
-    ids = pack_rule_ids()
+    ids = pack_rule_ids(folders)
     with db.connect() as c:
         dets = c.execute(select(S.detections.c.id, S.detections.c.rule_id, S.detections.c.rule_title)).all()
         links = c.execute(select(S.incident_detections)).all()

@@ -34,6 +34,9 @@ COVERED = {
                                                                    "authentication/auth_failure.yml"),
     "azure_signin_rules/azure_failed_signins.yml": ("failed sign-in (brute force input)",
                                                     "authentication/auth_failure.yml"),
+    "azure_signin_rules/azure_service_principal_credentials_added.yml": ("app credentials added",
+                                                                         "cloud/app_credentials_added.yml"),
+    "azure_signin_rules/azure_domain_trust_settings_modified.yml": ("federation changed", "cloud/federation_changed.yml"),
 }
 
 
