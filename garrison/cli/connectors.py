@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any
-
 import click
 
 from garrison.cli._context import Context, fitted, json_line, out, pass_ctx
-from garrison.sources.microsoft import load_status
-from garrison.store.once import checkpoints
+from garrison.sources.microsoft import connector_status, load_status
 
 
 def _ago(us: int | None, now: float) -> str:
@@ -37,18 +34,9 @@ def status(ctx: Context, as_json: bool) -> None:
                                        "(README: Microsoft 365 and Entra ID)")
         raise click.ClickException("no connector has run yet: start garrison serve")
     now = time.time()
-    saved = checkpoints(ctx.engine)
-    stale = now - st.get("at", 0) / 1e6 > max(3 * m.poll_seconds, 300)
-    rows: list[dict[str, Any]] = []
-    for name, s in sorted(st.get("streams", {}).items()):
-        cp = saved.get(name) or s.get("checkpoint") or 0
-        rows.append({"stream": name, "checkpoint": cp, "lag_seconds": round(now - cp / 1e6, 1) if cp else None,
-                     "last_success": s.get("last_success"), "last_error": s.get("last_error"),
-                     "last_error_at": s.get("last_error_at"), "records": s.get("records", 0),
-                     "per_minute": round(s.get("per_minute", 0.0), 1)})
-    summary = {"connector": st.get("connector"), "at": st.get("at"), "stale": stale, "rounds": st.get("rounds"),
-               "requests": st.get("requests"), "throttled": st.get("throttled"), "retries": st.get("retries"),
-               "token_requests": st.get("token_requests"), "streams": rows}
+    summary = connector_status(ctx.config, ctx.engine, st, now)
+    rows = summary["streams"]
+    stale = summary["stale"]
     if as_json:
         json_line(summary)
         return

@@ -309,6 +309,25 @@ def load_status(data_path: Path) -> dict[str, Any] | None:
         return None
 
 
+def connector_status(config: Config, engine: Any, st: dict[str, Any], now: float) -> dict[str, Any]:
+    """What ``connectors status`` and the console's Sources page show: per stream its lag (from the committed
+    checkpoint), last success and error, records and rate; ``stale`` when serve stopped writing it."""
+    from garrison.store.once import checkpoints
+
+    saved = checkpoints(engine)
+    rows: list[dict[str, Any]] = []
+    for name, s in sorted(st.get("streams", {}).items()):
+        cp = saved.get(name) or s.get("checkpoint") or 0
+        rows.append({"stream": name, "checkpoint": cp, "lag_seconds": round(now - cp / 1e6, 1) if cp else None,
+                     "last_success": s.get("last_success"), "last_error": s.get("last_error"),
+                     "last_error_at": s.get("last_error_at"), "records": s.get("records", 0),
+                     "per_minute": round(s.get("per_minute", 0.0), 1)})
+    return {"connector": st.get("connector"), "at": st.get("at"), "rounds": st.get("rounds"),
+            "stale": now - st.get("at", 0) / 1e6 > max(3 * config.microsoft.poll_seconds, 300),
+            "requests": st.get("requests"), "throttled": st.get("throttled"), "retries": st.get("retries"),
+            "token_requests": st.get("token_requests"), "streams": rows}
+
+
 @source("microsoft")
 def microsoft_sources(config: Config, sinks: Sinks) -> list[Source]:
     m = config.microsoft

@@ -68,6 +68,9 @@ def test_pulled_records_survive_a_kill_exactly_once(tmp_path):
         streams = {x["stream"]: x for x in status["streams"]}
         assert streams["graph/signIns"]["last_error"] is None and streams["graph/signIns"]["lag_seconds"] < 120
         assert status["throttled"] > 0
+        table = subprocess.run([sys.executable, "-m", "garrison", "--config", str(cfg), "connectors", "status"],
+                               capture_output=True, text=True, check=True, env={**os.environ, "COLUMNS": "80"}).stdout
+        assert "office365/Audit.SharePoint" in table and max(len(x) for x in table.splitlines()) <= 80
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)

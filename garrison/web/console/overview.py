@@ -101,10 +101,16 @@ def routes(r: APIRouter, con: Console) -> None:
         from garrison.store.records import quarantine_rows
 
         def load():  # type: ignore[no-untyped-def]
-            return data.source_health(con.engine), quarantine_rows(con.engine, 50)
+            import time
 
-        health, rejects = await run_in_threadpool(load)
-        return page(request, "sources.html", user, health=health, rejects=rejects)
+            from garrison.sources.microsoft import connector_status, load_status
+
+            st = load_status(con.config.data_path)
+            conn = connector_status(con.config, con.engine, st, time.time()) if st else None
+            return data.source_health(con.engine), quarantine_rows(con.engine, 50), conn
+
+        health, rejects, connectors = await run_in_threadpool(load)
+        return page(request, "sources.html", user, health=health, rejects=rejects, connectors=connectors)
 
     @r.get("/console/reports")
     async def reports(request: Request, notice: str | None = None):
