@@ -81,7 +81,7 @@ def test_revoke_sessions_from_the_incident_page(takeover):
         assert "done" in page.content()
         page.screenshot(path=str(ARTIFACTS / "incident-identity-action.png"), full_page=True)
         page.goto("/console/sources")
-        assert page.get_by_role("cell", name="graph/signIns").is_visible()
+        assert page.get_by_role("cell", name="graph/signIns", exact=True).is_visible()
     assert [(a["action"], a["user"]) for a in s.actions] == [("revokeSignInSessions", VICTIM)]
     with engine.connect() as c:
         rows = c.execute(select(S.audit_log).where(S.audit_log.c.action == "identity.revoke_sessions.done")).mappings().all()
