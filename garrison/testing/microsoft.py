@@ -61,6 +61,7 @@ class StandIn:
     client_id: str = "garrison-app"
     secret: str = "s3cret-value"
     secret_expired: bool = False
+    certificate: str | None = None  # PEM: client assertions signed by its key are accepted instead of the secret
     token_seconds: int = 3600
     throttle_every: int = 0  # every Nth data request answers 429
     retry_after: int = 1
@@ -153,7 +154,10 @@ def build_app(s: StandIn) -> FastAPI:
             return JSONResponse({"error": "invalid_request", "error_description": f"AADSTS90002: Tenant '{tenant}' not found."}, 400)
         if grant_type != "client_credentials" or client_id != s.client_id:
             return JSONResponse({"error": "unauthorized_client", "error_description": "AADSTS700016: Application not found."}, 400)
-        if client_secret != s.secret and not client_assertion:
+        if client_assertion is not None:
+            if not assertion_ok(s, client_assertion, tenant):
+                return JSONResponse({"error": "invalid_client", "error_description": "AADSTS700027: Client assertion failed signature validation."}, 401)
+        elif client_secret != s.secret:
             return JSONResponse({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."}, 401)
         if s.secret_expired:
             return JSONResponse({"error": "invalid_client", "error_description": "AADSTS7000222: The provided client secret keys for app are expired."}, 401)
@@ -315,6 +319,23 @@ def build_app(s: StandIn) -> FastAPI:
         return {"ok": True}
 
     return app
+
+
+def assertion_ok(s: StandIn, assertion: str, tenant: str) -> bool:
+    """A client assertion (a JWT the app signs with its certificate's key) checked as Entra ID does: the
+    registered certificate's signature, issuer and subject the client id, audience the token endpoint."""
+    import jwt
+    from cryptography import x509
+
+    if not s.certificate:
+        return False
+    key = x509.load_pem_x509_certificate(s.certificate.encode()).public_key()
+    try:
+        claims = jwt.decode(assertion, key, algorithms=["RS256", "PS256"],  # type: ignore[arg-type]
+                            audience=f"{s.base}/{tenant}/oauth2/v2.0/token")
+    except jwt.PyJWTError:
+        return False
+    return claims.get("iss") == claims.get("sub") == s.client_id
 
 
 def make_tls(folder: Path) -> tuple[Path, Path]:

@@ -162,3 +162,40 @@ def test_stored_exactly_once_across_a_crash(tmp_path, standin, day):
 
     assert set(checkpoints(engine)) == {"graph/signIns", "graph/directoryAudits", "office365/Audit.Exchange",
                                         "office365/Audit.SharePoint"}
+
+
+def test_a_certificate_instead_of_a_secret(tmp_path, standin, day):
+    """Client credentials by certificate (MSAL signs an assertion); a certificate Entra ID doesn't know is refused."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    def pem(cn: str) -> tuple[str, str]:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        now = dt.datetime.now(dt.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+        k = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        return k.decode() + cert.public_bytes(serialization.Encoding.PEM).decode(), cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    s, ca = standin
+    s.add_signins(day[0])
+    both, cert = pem("garrison")
+    s.certificate = cert
+    f = tmp_path / "app.pem"
+    f.write_text(both)
+    sink = Sink()
+    conn = MicrosoftConnector(config(tmp_path, s, ca, content_types=[], graph=["signIns"], client_secret_file=None,
+                                     certificate_file=str(f)), sink)
+    asyncio.run(one_round(conn))
+    assert conn.streams[0].status.last_error is None and len(sink.records()) == len(day[0])
+    other, _ = pem("someone else")
+    f.write_text(other)
+    conn = MicrosoftConnector(config(tmp_path, s, ca, content_types=[], graph=["signIns"], client_secret_file=None,
+                                     certificate_file=str(f)), Sink())
+    asyncio.run(one_round(conn))
+    assert "AADSTS700027" in conn.streams[0].status.last_error
