@@ -104,14 +104,25 @@ class BeaconConfig:
 
 
 @dataclass(frozen=True)
+class MailConfig:
+    """The verdict on analysed email (reported phishing, ``garrison mail analyze``); see docs/mail.md."""
+
+    enabled: bool = True
+    partner_domains: list[str] = field(default_factory=list)  # look-alikes of these are phishing too (own: enrich.own_domains)
+    model: str | None = None  # a model from `garrison mail train`, instead of the one shipped
+    new_domain_days: int = 30  # a sender's domain first seen in our mail logs this recently is a signal
+
+
+@dataclass(frozen=True)
 class DetectConfig:
     sigma: SigmaConfig = field(default_factory=SigmaConfig)
     travel: TravelConfig = field(default_factory=TravelConfig)
     beacon: BeaconConfig = field(default_factory=BeaconConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
 
 
-DEFAULT_STAGES = ["once", "geo", "inventory", "sigma", "web", "travel", "beacon", "mailbox", "intel", "suppress", "respond",
-                  "triage"]
+DEFAULT_STAGES = ["once", "geo", "inventory", "sigma", "web", "travel", "beacon", "mailbox", "phish", "intel", "suppress",
+                  "respond", "triage"]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ YAML form::
     own_ranges: [10.0.0.0/8, 192.0.2.0/24]
     partner_ranges: [198.51.100.0/24]
     critical_hosts: [{name: dc01, ip: 10.0.0.10, criticality: 5}]
-    users: [{name: alice, department: Finance, privileged: true}]
+    users: [{name: alice, department: Finance, privileged: true, display_name: Alice Smith, email: alice@council.example}]
 
 CSV form: columns ``kind,value,criticality,department,privileged`` where kind is
 own_range, partner_range, critical_host or user.
@@ -124,5 +124,6 @@ def load_inventory(path: str | Path | None) -> Inventory:
             if h.get(key):
                 inv.hosts[str(h[key]).lower()] = crit
     for u in data.get("users", []):
-        inv.users[str(u["name"]).lower()] = {"department": u.get("department"), "privileged": bool(u.get("privileged"))}
+        inv.users[str(u["name"]).lower()] = {"department": u.get("department"), "privileged": bool(u.get("privileged")),
+                                             **{k: str(u[k]) for k in ("display_name", "email", "title") if u.get(k)}}
     return inv

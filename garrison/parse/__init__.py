@@ -16,7 +16,7 @@ import orjson
 
 from garrison.errors import ParseError
 from garrison.model import Event, RawRecord
-from garrison.parse import auditd, firewall, generic, microsoft, network, sentinel, syslog, waf, web, windows
+from garrison.parse import auditd, firewall, generic, mail, microsoft, network, sentinel, syslog, waf, web, windows
 from garrison.parse._state import ParseState
 
 __all__ = ["ParseState", "parse_record", "detect_text", "TEXT_PARSERS", "JSON_PARSERS", "FORMATS"]
@@ -36,6 +36,8 @@ TEXT_PARSERS: dict[str, TextParser] = {
     "windows_xml": windows.parse_windows_xml,
     "auditd": auditd.parse_auditd,
     "raw": generic.parse_raw,
+    "eml": mail.parse_eml,  # a whole message (sources/mail.py), never detected from a line's shape
+    "email_report": mail.parse_report,
 }
 JSON_PARSERS: dict[str, JsonParser] = {
     "nxlog": windows.parse_nxlog,

@@ -196,6 +196,18 @@ def _mailbox(config: Config, deps: Deps) -> Stage:
     return MailboxStage(tuple(config.enrich.own_domains))
 
 
+@stage("phish")
+def _phish(config: Config, deps: Deps) -> Stage | None:
+    from garrison.detect.detectors import phish, phish_model
+
+    m = config.detect.mail
+    if not m.enabled:
+        return None
+    staff = {str(f["display_name"]): name for name, f in deps.inventory.users.items() if f.get("display_name")}
+    rules = phish.Rules.load(tuple(config.enrich.own_domains), tuple(m.partner_domains), staff)
+    return phish.PhishStage(rules, phish_model.load(m.model))
+
+
 @stage("intel")
 def _intel(config: Config, deps: Deps) -> Stage | None:
     if not config.enrich.intel:
