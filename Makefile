@@ -32,11 +32,12 @@ demo: install
 # WeasyPrint; Chromium, which Playwright drives for the console's browser tests (Playwright's own browser
 # download is not used); fail2ban, whose own sshd filter the ban comparison runs (fail2ban-regex only);
 # auditd, whose ausearch is the reference the audit-log parser is checked against (the daemon is not used);
-# tshark, which reads packet captures (the OTRF network recordings) into Zeek-shaped records.
+# tshark, which reads packet captures (the OTRF network recordings) into Zeek-shaped records; dovecot-imapd, the IMAP
+# server the reported-phishing tests start on loopback (garrison/testing/dovecot.py; the system's instance is not used).
 # CrowdSec itself is unpacked into .ci/crowdsec, not installed (its installer registers with the central API,
 # which fails offline); the ban comparison replays a log through it.
 DEBS = crowdsec-custom-bouncer poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
-       chromium fail2ban auditd tshark
+       chromium fail2ban auditd tshark dovecot-imapd
 CROWDSEC = .ci/crowdsec/usr/bin/crowdsec
 $(CROWDSEC):
 	@cd .ci && (apt-get download crowdsec >/dev/null 2>&1 || (apt-get update -qq && apt-get download crowdsec)) \

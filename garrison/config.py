@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+import os
 from pathlib import Path
 from typing import Any
 
@@ -258,6 +259,22 @@ class MicrosoftConfig:
 
 
 @dataclass(frozen=True)
+class ReportingConfig:
+    """The mailbox staff forward suspicious mail to, read over IMAP (``garrison.sources.imap``); off until a host is given."""
+    host: str = ""
+    port: int = 993
+    security: str = "tls"  # tls (implicit, port 993) | starttls | none (only on loopback)
+    username: str = ""
+    password_file: str | None = None  # or password_env; never written to logs
+    password_env: str | None = None
+    folder: str = "INBOX"
+    ca_file: str | None = None  # a private CA for the IMAP server
+    poll_seconds: float = 60.0
+    max_message_bytes: int = 25 * 1024 * 1024  # larger reports are quarantined with the reason, not fetched
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: str = "./garrison-data"
     organization: str = "default"
@@ -275,6 +292,7 @@ class Config:
     service: ServiceConfig = field(default_factory=ServiceConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     microsoft: MicrosoftConfig = field(default_factory=MicrosoftConfig)
+    reporting: ReportingConfig = field(default_factory=ReportingConfig)
 
     @property
     def data_path(self) -> Path:
@@ -296,6 +314,21 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
         else:
             kwargs[name] = value
     return cls(**kwargs)
+
+
+def read_secret_from(file: str | None, env: str | None, where: str) -> str | None:
+    """A secret from its file or environment variable (never from the YAML itself); ``where`` names the setting."""
+    if file:
+        try:
+            return Path(file).read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise ConfigError(f"{where}_file: cannot read {file}: {e.strerror}") from e
+    if env:
+        value = os.environ.get(env)
+        if not value:
+            raise ConfigError(f"{where}_env: {env} is not set")
+        return value
+    return None
 
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> Config:

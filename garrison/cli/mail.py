@@ -93,4 +93,60 @@ def train(ctx: Context, ham: tuple[str, ...], spam: tuple[str, ...], out_path: s
                       f"{model.meta['features']:,} features written to {out_path}")
 
 
+@mail.command()
+@click.argument("incident", type=int)
+@click.option("--days", default=30, show_default=True, help="How far back to search the mail, proxy and DNS logs.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def campaign(ctx: Context, incident: int, days: int, as_json: bool) -> None:
+    """Who else received a reported phish, who clicked its links, and who reported it."""
+    from garrison.errors import GarrisonError
+    from garrison.pipeline.mail import incident_campaign
+
+    try:
+        c = incident_campaign(ctx.config, ctx.store, ctx.engine, incident, days)
+    except GarrisonError as e:
+        raise click.ClickException(str(e)) from e
+    if as_json:
+        json_line(c)
+        return
+    out.print(f"incident #{incident}: {c['verdict']} from {c['sender']}: {_printable(c['subject'])}")
+    for r in c["reasons"]:
+        out.print(f"  - {r}")
+    rows = [["received", x, ""] for x in c["recipients"]] + \
+           [["clicked", str(k.get("user") or k.get("source_ip") or "?"), k["host"]] for k in c["clicks"]] + \
+           [["reported", x, ""] for x in c["reporters"]]
+    out.print(fitted(f"{len(c['recipients'])} received, {len(c['clicks'])} clicks, {len(c['reporters'])} reported",
+                     ["what", "who", "link host"], rows))
+
+
+@mail.command("act")
+@click.argument("incident", type=int)
+@click.option("--block", is_flag=True, help="Block the sender, its domain and the link hosts (decisions and indicators).")
+@click.option("--purge", is_flag=True, help="Delete the message from every mailbox that received it (Microsoft Graph).")
+@click.option("--answer", is_flag=True, help="Email each reporter the verdict (notify.smtp_host).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def act_cmd(ctx: Context, incident: int, block: bool, purge: bool, answer: bool, as_json: bool) -> None:
+    """Respond to a reported phish: block, purge, answer; what is done is commented on the incident."""
+    from garrison.errors import GarrisonError
+    from garrison.pipeline.mail import act_on_incident
+
+    if not (block or purge or answer):
+        raise click.UsageError("choose at least one of --block, --purge, --answer")
+    try:
+        r = act_on_incident(ctx.config, ctx.store, ctx.engine, incident, "cli", block, purge, answer)
+    except GarrisonError as e:
+        raise click.ClickException(str(e)) from e
+    if as_json:
+        json_line(r)
+        return
+    rows = [["block", x["value"], "refused: " + x["refused"] if "refused" in x else f"decision {x['decision']}"]
+            for x in r.get("blocked", [])]
+    rows += [["purge", x["mailbox"], f"{x['status']}, {x.get('deleted', 0)} deleted" + (f": {x['error']}" if x.get("error") else "")]
+             for x in r.get("purged", [])]
+    rows += [["answer", x["to"], "sent" if x["sent"] else f"failed: {x.get('error')}"] for x in r.get("answered", [])]
+    out.print(fitted(f"incident #{incident} ({r['verdict']})", ["action", "target", "result"], rows, text=("result",)))
+
+
 COMMANDS = [mail]

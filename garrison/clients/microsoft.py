@@ -11,7 +11,6 @@ variable and never logged; URLs are logged without their query.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import ssl
 import time
@@ -23,7 +22,7 @@ from typing import Any
 import httpx
 import orjson
 
-from garrison.config import MicrosoftConfig
+from garrison.config import MicrosoftConfig, read_secret_from
 from garrison.errors import ConfigError, GarrisonError
 
 MAX_ATTEMPTS = 6
@@ -37,17 +36,7 @@ class ConnectorError(GarrisonError):
 
 def read_secret(cfg: MicrosoftConfig) -> str | None:
     """The client secret from its file or environment variable (never from the YAML itself)."""
-    if cfg.client_secret_file:
-        try:
-            return Path(cfg.client_secret_file).read_text(encoding="utf-8").strip()
-        except OSError as e:
-            raise ConfigError(f"microsoft.client_secret_file: cannot read {cfg.client_secret_file}: {e.strerror}") from e
-    if cfg.client_secret_env:
-        value = os.environ.get(cfg.client_secret_env)
-        if not value:
-            raise ConfigError(f"microsoft.client_secret_env: {cfg.client_secret_env} is not set")
-        return value
-    return None
+    return read_secret_from(cfg.client_secret_file, cfg.client_secret_env, "microsoft.client_secret")
 
 
 class Budget:

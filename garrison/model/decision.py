@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 TYPES = ("ban", "captcha", "throttle")
-SCOPES = ("ip", "range", "country", "as", "user")
+SCOPES = ("ip", "range", "country", "as", "user", "email", "domain")  # email, domain: for mail gateways and DNS/proxy filters
 ORIGINS = ("rule", "incident", "analyst", "feed")
 # CrowdSec's spelling of scopes on the wire
-LAPI_SCOPE = {"ip": "Ip", "range": "Range", "country": "Country", "as": "AS", "user": "Username"}
+LAPI_SCOPE = {"ip": "Ip", "range": "Range", "country": "Country", "as": "AS", "user": "Username", "email": "Email",
+              "domain": "Domain"}
 
 
 @dataclass(slots=True)

@@ -25,6 +25,7 @@ from garrison.parse.mail_html import MAX_LINKS, MAX_TEXT, pushed_away, scan_html
 
 MAX_MESSAGE = 50 * 1024 * 1024
 MAX_PARTS = 300
+MAX_ORIGINAL = 2 * 1024 * 1024  # of a message kept as evidence in event.original (the whole of almost every one)
 MAX_HOPS = 40
 _PARSER = BytesParser(policy=policy.default)
 _URL = re.compile(r"""\b(?:https?://|www\.)[^\s<>"'()\[\]{}]{3,2000}""", re.I)
@@ -183,7 +184,9 @@ def parse_message(raw: bytes, st: ParseState | None = None, report: bool = False
     if not isinstance(msg, EmailMessage) or not (msg.keys() or msg.get_payload()):
         raise ParseError("not an email message: no headers and no body")
     ev: Event = {"event.kind": "event", "event.category": "email", "event.dataset": "email.message",
-                 "event.action": "message-analysed"}
+                 "event.action": "message-analysed", "event.original": raw[:MAX_ORIGINAL].decode("latin-1")}
+    if len(raw) > MAX_ORIGINAL:
+        ev["garrison.mail.original_truncated"] = len(raw)
     if report:
         inner = _reported(msg)
         rname, raddr = _addr(_header(outer, "From"))

@@ -7,12 +7,15 @@ handed to that record's parser, so the same ECS fields come out and the same rul
 - AuditLogs -> Graph's directoryAudit (InitiatedBy, TargetResources, AdditionalDetails likewise);
 - OfficeActivity -> the unified audit log record;
 - SecurityEvent -> a flat Windows event (EventID, Channel, Computer and the event data columns);
-- AlertEvidence (Defender XDR) -> a Graph security alert with its evidence.
+- AlertEvidence (Defender XDR) -> a Graph security alert with its evidence;
+- EmailEvents and UrlClickEvents (Defender for Office 365) -> message deliveries and Safe Links clicks in ECS
+  ``email.*`` and ``url.*``, which the campaign finder of a reported phish searches.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -21,8 +24,11 @@ from garrison.model import Event
 from garrison.parse import microsoft
 from garrison.parse.windows import parse_nxlog
 from garrison.parse._state import ParseState
+from garrison.parse.util import clean_ip
+from garrison.model.time import any_us
 
-TABLES = ("SigninLogs", "AADNonInteractiveUserSignInLogs", "AuditLogs", "OfficeActivity", "SecurityEvent", "AlertEvidence")
+TABLES = ("SigninLogs", "AADNonInteractiveUserSignInLogs", "AuditLogs", "OfficeActivity", "SecurityEvent", "AlertEvidence",
+          "EmailEvents", "UrlClickEvents")
 _SKIP = {"TenantId", "SourceSystem", "Type", "_ResourceId", "_ItemId", "_Internal_WorkspaceResourceId", "MG",
          "ManagementGroupName"}
 
@@ -44,6 +50,10 @@ def table_of(obj: dict[str, Any]) -> str | None:
         return "AuditLogs"
     if "ResultType" in obj and "UserPrincipalName" in obj:
         return "SigninLogs"
+    if "NetworkMessageId" in obj and "RecipientEmailAddress" in obj:
+        return "EmailEvents"
+    if "NetworkMessageId" in obj and "Url" in obj and "AccountUpn" in obj:
+        return "UrlClickEvents"
     return None
 
 
@@ -121,7 +131,7 @@ def _alert(o: dict[str, Any]) -> dict[str, Any]:
 def parse_sentinel(obj: dict[str, Any], text: str, st: ParseState) -> Event:
     table = table_of(obj)
     if table is None:
-        raise ParseError("not a Log Analytics row of SigninLogs, AuditLogs, OfficeActivity, SecurityEvent or AlertEvidence "
+        raise ParseError("not a Log Analytics row of " + ", ".join(TABLES) + " "
                          "(no Type column, and no shape of one)")
     if "TimeGenerated" not in obj:
         raise ParseError(f"{table} row without TimeGenerated")
@@ -133,8 +143,36 @@ def parse_sentinel(obj: dict[str, Any], text: str, st: ParseState) -> Event:
         ev = microsoft.parse_m365(_office(obj), text, st)
     elif table == "SecurityEvent":
         ev = parse_nxlog(_security_event(obj), text, st)
+    elif table in ("EmailEvents", "UrlClickEvents"):
+        ev = _mail_row(obj, table, text)
     else:
         ev = microsoft.parse_graph_alert(_alert(obj), text, st)
     ev["event.module"] = "sentinel"
     ev["sentinel.table"] = table
     return ev
+
+
+def _mail_row(o: dict[str, Any], table: str, text: str) -> Event:
+    """A Defender for Office 365 delivery (EmailEvents) or Safe Links click (UrlClickEvents)."""
+    ev: Event = {"event.original": text, "event.kind": "event", "event.category": "email", "@timestamp": any_us(o["TimeGenerated"]),
+                 "observer.product": "Microsoft Defender for Office 365"}
+    if table == "EmailEvents":
+        ev.update({"event.dataset": "m365.email", "event.action": str(o.get("DeliveryAction") or "delivered").lower(),
+                   "email.to.address": str(o.get("RecipientEmailAddress") or "").lower(),
+                   "user.name": str(o.get("RecipientEmailAddress") or "").lower(),
+                   "email.from.address": str(o.get("SenderFromAddress") or o.get("SenderMailFromAddress") or "").lower(),
+                   "email.subject": str(o.get("Subject") or ""), "email.message_id": str(o.get("InternetMessageId") or ""),
+                   "email.direction": str(o.get("EmailDirection") or "").lower()})
+        ev["event.outcome"] = "failure" if ev["event.action"] in ("blocked", "junked", "replaced") else "success"
+        if ip := clean_ip(o.get("SenderIPv4") or o.get("SenderIPv6")):
+            ev["source.ip"] = ip
+    else:
+        url = str(o.get("Url") or "")
+        ev.update({"event.dataset": "m365.url_click", "event.category": "web", "event.action": str(o.get("ActionType") or "click"),
+                   "user.name": str(o.get("AccountUpn") or "").lower(), "url.original": url,
+                   "url.domain": (urlsplit(url).hostname or "") if "://" in url else ""})
+        ev["event.outcome"] = "failure" if "blocked" in ev["event.action"].lower() else "success"
+        if ip := clean_ip(o.get("IPAddress")):
+            ev["source.ip"] = ip
+    ev["o365.network_message_id"] = str(o.get("NetworkMessageId") or "")
+    return {k: v for k, v in ev.items() if v != ""}

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from garrison.errors import ParseError
 from garrison.model import Event
-from garrison.parse import auditd, firewall, linux_auth, services, web
+from garrison.parse import auditd, firewall, linux_auth, maillog, services, web
 from garrison.parse._state import ParseState
 from garrison.model.time import bsd_us, iso_us
 
@@ -90,6 +90,8 @@ def _dispatch(app: str, msg: str, ev: Event, st: ParseState) -> None:
         firewall.parse_netfilter_message(msg, ev, st)
     elif "pam_unix(" in msg or "pam_sss(" in msg or "(pam_" in app or "(pam_unix)" in msg or msg.startswith("pam_unix: "):
         linux_auth.parse_pam(msg, ev, st)
+    elif app.startswith("postfix"):
+        maillog.parse_postfix(msg, ev, st)
     elif app.split("/")[0] in ("httpd", "apache2", "apache") and msg.startswith("["):
         ev["event.dataset"] = "web.error"
         web.apache_error_message(msg, ev, st)

@@ -210,12 +210,16 @@ def _phish(config: Config, deps: Deps) -> Stage | None:
 
 @stage("intel")
 def _intel(config: Config, deps: Deps) -> Stage | None:
-    if not config.enrich.intel:
+    from pathlib import Path
+
+    reported = Path(config.data_dir) / "intel" / "reported-phish.csv"  # what `garrison mail act --block` wrote
+    paths = [*config.enrich.intel, *([str(reported)] if reported.exists() else [])]
+    if not paths:
         return None
     from garrison.detect.detectors.intel import IntelStage
     from garrison.detect.intel import load_intel
 
-    index = load_intel(config.enrich.intel)
+    index = load_intel(paths)
     for err in index.errors:
         log.warning("indicator not loaded: %s", err)
     return IntelStage(index)

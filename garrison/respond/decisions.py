@@ -8,6 +8,7 @@ costs a dict access and a ban made by any process reaches it within one refresh.
 from __future__ import annotations
 
 import ipaddress
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ def _row(r: Any) -> Decision:
                     created_at=r["created_at"], until=r["until"], id=r["id"], simulated=bool(r["simulated"]),
                     organization_id=r["organization_id"], author=r["author"], rule_id=r["rule_id"],
                     event_id=r["event_id"], offence=r["offence"], deleted_at=r["deleted_at"])
+
+
+_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})")
 
 
 def normalise_target(scope: str, value: str) -> str:
@@ -48,6 +52,12 @@ def normalise_target(scope: str, value: str) -> str:
         v = v.upper().removeprefix("AS")
         if not v.isdigit():
             raise GarrisonError(f"{value!r} is not an AS number")
+        return v
+    if scope in ("email", "domain"):
+        v = v.lower().strip(".<>")
+        domain = v.rpartition("@")[2] if scope == "email" else v
+        if not _DOMAIN.fullmatch(domain) or (scope == "email" and (v.count("@") != 1 or not v.partition("@")[0])):
+            raise GarrisonError(f"{value!r} is not a valid {'mail address' if scope == 'email' else 'domain name'}")
         return v
     if not v:
         raise GarrisonError("empty user name")

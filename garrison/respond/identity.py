@@ -4,7 +4,8 @@
 - block_signin / unblock_signin: accountEnabled false / true; a block may carry an expiry, lifted by the
   service's maintenance round;
 - confirm_compromised: Identity Protection marks the user compromised (risk high; its policies then apply);
-- remove_inbox_rule: an inbox rule (a forwarding rule Garrison found) is deleted.
+- remove_inbox_rule: an inbox rule (a forwarding rule Garrison found) is deleted;
+- purge_message: a message (by its Internet message id, from a reported phish) is deleted from the mailbox.
 
 Every action is a row in ``identity_actions`` and an entry in the audit log, with who asked and who did it.
 Policies that act on identities ask by default: the action waits on the incident for an analyst's click.
@@ -34,6 +35,7 @@ ACTIONS = {
     "unblock_signin": "Unblock sign-in",
     "confirm_compromised": "Confirm the user compromised (Identity Protection)",
     "remove_inbox_rule": "Remove the inbox rule",
+    "purge_message": "Delete the message from the mailbox",
 }
 
 
@@ -95,10 +97,33 @@ async def _call(api: Api, graph: str, action: str, user: str, detail: dict[str, 
             raise GarrisonError("remove_inbox_rule needs the rule's id (--rule-id)")
         resp = await api.request("DELETE", f"{graph}/v1.0/users/{u}/mailFolders/inbox/messageRules/{quote(rule, safe='')}",
                                  graph)
+    elif action == "purge_message":
+        resp = await _purge(api, graph, u, detail)
     else:
         raise GarrisonError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
     if resp.status_code >= 400:
         raise ConnectorError(f"{ACTIONS[action]} for {user}: HTTP {resp.status_code}: {error_text(resp)}")
+
+
+async def _purge(api: Api, graph: str, u: str, detail: dict[str, Any]) -> Any:
+    """Find the message by its Internet message id ($filter, quotes doubled as OData wants) and delete each copy;
+    ``detail["deleted"]`` says how many were."""
+    internet_id = str(detail.get("internet_message_id") or "")
+    detail["deleted"] = 0
+    if not internet_id:
+        raise GarrisonError("purge_message needs the message's Internet message id")
+    literal = internet_id.replace("'", "''")
+    found = await api.request("GET", f"{graph}/v1.0/users/{u}/messages", graph,
+                              params={"$filter": f"internetMessageId eq '{literal}'", "$select": "id"})
+    if found.status_code >= 400:
+        return found
+    resp = found
+    for m in orjson.loads(found.content).get("value", [])[:50]:
+        resp = await api.request("DELETE", f"{graph}/v1.0/users/{u}/messages/{quote(str(m['id']), safe='')}", graph)
+        if resp.status_code >= 400 and resp.status_code != 404:  # already gone is what we wanted
+            return resp
+        detail["deleted"] += resp.status_code < 300
+    return resp
 
 
 def perform(engine: Engine, config: Config, action: str, user: str, actor: str, reason: str,

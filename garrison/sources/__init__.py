@@ -7,6 +7,7 @@ restarts it when it stops and reports its ``view()`` on ``/healthz``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -40,6 +41,17 @@ class Source(Protocol):
     async def close(self) -> None: ...
 
 
+async def cancel(task: asyncio.Task[None] | None) -> None:
+    """Stop a source's task and wait for it; an error it ended with is already on its status."""
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except (asyncio.CancelledError, Exception):  # noqa: BLE001 - closing
+        pass
+
+
 SourceFactory = Callable[[Config, Sinks], list[Source]]
 SOURCES: dict[str, SourceFactory] = {}
 
@@ -56,7 +68,8 @@ def source(kind: str) -> Callable[[SourceFactory], SourceFactory]:
 
 def build_sources(config: Config, sinks: Sinks) -> list[Source]:
     """Every configured source, in registry order. A sink raises Unavailable when it can't take records."""
-    import garrison.sources.microsoft  # noqa: F401 - each registers itself
+    import garrison.sources.imap  # noqa: F401 - each registers itself
+    import garrison.sources.microsoft  # noqa: F401
     import garrison.sources.syslog  # noqa: F401
 
     return [s for factory in SOURCES.values() for s in factory(config, sinks)]

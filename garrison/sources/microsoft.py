@@ -37,7 +37,7 @@ from garrison.config import Config
 from garrison.errors import ConfigError
 from garrison.model import RawRecord
 from garrison.model.event import CHECKPOINT
-from garrison.sources import Sink, Sinks, Source, source
+from garrison.sources import Sink, Sinks, Source, cancel, source
 
 log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would drown the server's log
@@ -129,12 +129,7 @@ class MicrosoftConnector:
                 "streams": {s.name: {k: v for k, v in asdict(s.status).items() if k != "stream"} for s in self.streams}}
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - closing; the error is on the status
-                pass
+        await cancel(self._task)
         if self.api is not None:
             await self.api.close()
 

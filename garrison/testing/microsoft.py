@@ -16,7 +16,7 @@ Control endpoints under ``/_standin`` (feed, actions, knobs) are for tests only.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
+import re
 import secrets
 import threading
 import time
@@ -26,6 +26,8 @@ from typing import Any
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import JSONResponse, Response
+
+from garrison.testing.tls import make_tls  # noqa: F401 - where the tests and benches have always imported it
 
 TIME_FIELDS = {"signIns": "createdDateTime", "directoryAudits": "activityDateTime", "alerts_v2": "lastUpdateDateTime",
                "riskyUsers": "riskLastUpdatedDateTime"}
@@ -74,6 +76,7 @@ class StandIn:
     subscriptions: set[str] = field(default_factory=set)
     actions: list[dict[str, Any]] = field(default_factory=list)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    mailboxes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # user -> messages (Graph's message resource)
     requests: int = 0
     data_requests: int = 0
     throttled: int = 0
@@ -105,6 +108,15 @@ class StandIn:
         for ct, recs in by.items():
             for i in range(0, len(recs), per_blob):
                 self.add_content(ct, recs[i:i + per_blob], created_us)
+
+    def add_message(self, user: str, internet_message_id: str, subject: str = "", sender: str = "") -> str:
+        """A message delivered to a mailbox, as Graph lists it; returns its Graph id."""
+        mid = secrets.token_urlsafe(24)
+        with self.lock:
+            self.mailboxes.setdefault(user.lower(), []).append({
+                "id": mid, "internetMessageId": internet_message_id, "subject": subject,
+                "from": {"emailAddress": {"address": sender}}})
+        return mid
 
     def connector_config(self, secret_file: Path, ca_file: Path, **extra: Any) -> dict[str, Any]:
         """The ``microsoft:`` section of a garrison.yaml that points Garrison at this stand-in."""
@@ -288,10 +300,35 @@ def build_app(s: StandIn) -> FastAPI:
         body = await request.json()
         return act("updateMailboxSettings", request, user=user, body=body) or Response(status_code=204)
 
+    _FILTER = re.compile(r"^\s*internetMessageId\s+eq\s+'((?:[^']|'')*)'\s*$")
+
+    @app.get("/v1.0/users/{user}/messages")
+    def list_messages(user: str, request: Request) -> Response:
+        """Graph's message search by Internet message id, the one filter a purge needs (others refused as Graph does)."""
+        if (bad := auth(request, s.base)) is not None:
+            return bad
+        m = _FILTER.match(flt) if (flt := request.query_params.get("$filter")) else None
+        if flt and m is None:
+            return JSONResponse({"error": {"code": "BadRequest", "message": f"Invalid filter clause: {flt[:80]}"}}, 400)
+        wanted = m.group(1).replace("''", "'") if m else None  # OData doubles a quote inside a string
+        box = list(s.mailboxes.get(user.lower(), []))
+        return JSONResponse({"value": [msg for msg in box if wanted is None or msg["internetMessageId"] == wanted]})
+
+    @app.delete("/v1.0/users/{user}/messages/{message}")
+    def delete_message(user: str, message: str, request: Request) -> Response:
+        if (bad := act("deleteMessage", request, user=user, message=message)) is not None:
+            return bad
+        with s.lock:
+            box = s.mailboxes.get(user.lower(), [])
+            s.mailboxes[user.lower()] = kept = [msg for msg in box if msg["id"] != message]
+        if len(kept) == len(box):
+            return JSONResponse({"error": {"code": "ErrorItemNotFound", "message": "The specified object was not found"}}, 404)
+        return Response(status_code=204)
+
     # -- test controls ----------------------------------------------------------------------------
     @app.get("/_standin/state")
     def state() -> dict[str, Any]:
-        return {"actions": s.actions, "requests": s.requests, "data_requests": s.data_requests,
+        return {"actions": s.actions, "mailboxes": s.mailboxes, "requests": s.requests, "data_requests": s.data_requests,
                 "throttled": s.throttled, "token_requests": s.token_requests, "subscriptions": sorted(s.subscriptions)}
 
     @app.post("/_standin/feed")
@@ -302,6 +339,9 @@ def build_app(s: StandIn) -> FastAPI:
         for stream in PATHS:
             if body.get(stream):
                 s.add_graph(stream, body[stream])
+        for user, msgs in (body.get("messages") or {}).items():
+            for msg in msgs:
+                s.add_message(user, msg["internetMessageId"], msg.get("subject", ""), msg.get("from", ""))
         for ct, recs in (body.get("content") or {}).items():
             s.add_content(ct, recs)
         if body.get("unified_audit"):
@@ -336,31 +376,6 @@ def assertion_ok(s: StandIn, assertion: str, tenant: str) -> bool:
     except jwt.PyJWTError:
         return False
     return claims.get("iss") == claims.get("sub") == s.client_id
-
-
-def make_tls(folder: Path) -> tuple[Path, Path]:
-    """A throwaway self-signed certificate for 127.0.0.1 and localhost: (cert, key)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "garrison stand-in")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
-    folder.mkdir(parents=True, exist_ok=True)
-    c, k = folder / "standin.pem", folder / "standin.key"
-    c.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    k.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()))
-    return c, k
 
 
 def serve(standin: StandIn, folder: Path, port: int = 0) -> tuple[Any, Path]:

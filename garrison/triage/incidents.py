@@ -123,6 +123,8 @@ class TriageStage:
             return "critical rule"
         if d.level == "high" and not lost and on_estate(d.event):
             return "high-severity activity inside the estate"
+        if d.level == "high" and "garrison.reported" in d.tags:
+            return "phishing reported by staff"
         if len(chain) >= self.cfg.chain_tactics and POST_COMPROMISE & set(chain):
             return "attack chain: " + " → ".join(chain)
         if risk >= self.cfg.threshold:
@@ -152,7 +154,7 @@ class TriageStage:
     @staticmethod
     def _title(d: Detection) -> str:
         ev = d.event
-        who = ev.get("source.ip") or ev.get("user.name") or ev.get("host.name") or "unknown source"
+        who = ev.get("garrison.mail.campaign_key") or ev.get("source.ip") or ev.get("user.name") or ev.get("host.name") or "unknown source"
         return f"{d.rule_title} — {who}"
 
     def _raise(self, c: Any, d: Detection, ents: list[tuple[str, str]], risk: float, reason: str) -> tuple[int, str]:

@@ -63,7 +63,10 @@ def tactics_of(tags: list[str]) -> set[str]:
     return {t.split(".", 1)[1] for t in tags if t.startswith("attack.") and not t[7:8].lower() == "t"}
 
 
-_ENTITY_KEYS = (("ip", "source.ip"), ("user", "user.name"), ("host", "host.name"), ("host", "garrison.source.host"))
+# "campaign": a phishing campaign's key (its sender's domain, or the address on a shared provider), so that every
+# report of one campaign joins one incident.
+_ENTITY_KEYS = (("ip", "source.ip"), ("user", "user.name"), ("host", "host.name"), ("host", "garrison.source.host"),
+                ("campaign", "garrison.mail.campaign_key"))
 
 
 def entities_of(event: dict[str, Any], evidence: list[dict[str, Any]] | None = None) -> list[tuple[str, str]]:
@@ -76,7 +79,7 @@ def entities_of(event: dict[str, Any], evidence: list[dict[str, Any]] | None = N
         for kind, key in _ENTITY_KEYS:
             v = ev.get(key)
             if isinstance(v, str) and v and v != "-":
-                ent = (kind, v if kind == "ip" else v.split(".")[0].lower() if kind == "host" else
+                ent = (kind, v if kind in ("ip", "campaign") else v.split(".")[0].lower() if kind == "host" else
                        v.split("@")[0].lower())
                 if ent not in out:
                     out.append(ent)

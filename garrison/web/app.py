@@ -62,12 +62,18 @@ class _SlowClient(Exception):
     pass
 
 
-def _is_slow(e: BaseException) -> bool:
+def _is_slow(e: BaseException, seen: set[int] | None = None) -> bool:
+    """Whether a slow client is behind this error; exception chains can loop (a template error re-raised while
+    handling itself), so each is visited once."""
+    seen = set() if seen is None else seen
+    if id(e) in seen or len(seen) > 200:
+        return False
+    seen.add(id(e))
     if isinstance(e, _SlowClient):
         return True
     if isinstance(e, BaseExceptionGroup):
-        return any(_is_slow(x) for x in e.exceptions)
-    return e.__cause__ is not None and _is_slow(e.__cause__) or e.__context__ is not None and _is_slow(e.__context__)
+        return any(_is_slow(x, seen) for x in e.exceptions)
+    return any(x is not None and _is_slow(x, seen) for x in (e.__cause__, e.__context__))
 
 
 def create_app(config: Config, engine: Engine, sink: Sink, store: Any = None, health: Health | None = None) -> FastAPI:

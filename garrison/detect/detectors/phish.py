@@ -335,6 +335,10 @@ class PhishStage:
             if ev.get("event.dataset") != "email.message":
                 continue
             v = judge(ev, self.rules, self.model, self.first_seen)
+            sender = str(ev.get("email.from.address") or "")
+            domain = registered(sender.rpartition("@")[2]) if "@" in sender else ""
+            if domain and v.verdict in ("phishing", "spam"):
+                ev["garrison.mail.campaign_key"] = sender if domain in self.rules.doc["free_mail"] else domain
             ev.update({"garrison.mail.verdict": v.verdict, "garrison.mail.score": v.score,
                        "garrison.mail.spam_probability": v.spam_probability, "garrison.mail.reasons": v.reasons,
                        "garrison.mail.signals": v.signals})

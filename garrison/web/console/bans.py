@@ -7,12 +7,11 @@ from fastapi.concurrency import run_in_threadpool
 
 from garrison.web.deps import RowId
 from garrison.errors import GarrisonError
+from garrison.model.decision import SCOPES
 from garrison.respond.bouncers import list_bouncers
 from garrison.respond.decisions import delete_decisions, list_decisions
 from garrison.respond.manual import manual_ban
 from garrison.web.console.base import Console, back, need, page
-
-SCOPES = ("ip", "range", "country", "as", "user")
 
 
 def routes(r: APIRouter, con: Console) -> None:

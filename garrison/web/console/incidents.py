@@ -42,7 +42,19 @@ def _load(con: Console, iid: RowId) -> dict[str, Any]:
     bannable = [e["value"] for e in inc["entities"] if e["kind"] == "ip" and not protected_reason("ip", e["value"], inventory)]
     return {"inc": inc, "events": events, "others": _other_incidents(con, iid, inc["entities"]),
             "shown": len(dets), "bannable": bannable, "groups": timeline_groups(dets),
-            "identity": _identity(con, inc)}
+            "identity": _identity(con, inc), "mail": _mail(con, inc)}
+
+
+def _mail(con: Console, inc: dict[str, Any]) -> dict[str, Any] | None:
+    """A reported phish's campaign, when the incident is one (its detections include an analysed message)."""
+    from garrison.pipeline.mail import MAIL_RULES, incident_campaign
+
+    if not any(d["rule_id"] in MAIL_RULES for d in inc["detections"]):
+        return None
+    try:
+        return incident_campaign(con.config, con.store, con.engine, inc["id"])
+    except GarrisonError:
+        return None
 
 
 def _accounts(inc: dict[str, Any]) -> list[str]:
@@ -146,6 +158,13 @@ def routes(r: APIRouter, con: Console) -> None:
                     row = await run_in_threadpool(perform, con.engine, con.config, f.get("identity_action", ""),
                                                   f.get("user", ""), user.name, f"incident #{iid}", iid)
                 msg = f"{ACTIONS[row['action']]} for {row['user']}: {row['status']}"
+            elif action == "mail":
+                from garrison.pipeline.mail import act_on_incident
+
+                r = await run_in_threadpool(act_on_incident, con.config, con.store, con.engine, iid, user.name,
+                                            f.get("block") == "1", f.get("purge") == "1", f.get("answer") == "1")
+                con.view.refresh()
+                msg = "mail response: " + ", ".join(k for k in ("blocked", "purged", "answered") if k in r) or "nothing chosen"
             elif action == "suppress":
                 from garrison.triage.suppress import from_incident
 
