@@ -205,24 +205,59 @@ def _phish(config: Config, deps: Deps) -> Stage | None:
         return None
     staff = {str(f["display_name"]): name for name, f in deps.inventory.users.items() if f.get("display_name")}
     rules = phish.Rules.load(tuple(config.enrich.own_domains), tuple(m.partner_domains), staff)
-    return phish.PhishStage(rules, phish_model.load(m.model))
+    # with the state database (the live service), a reported phish's indicators join data/intel/reported-phish.csv
+    return phish.PhishStage(rules, phish_model.load(m.model), data_dir=config.data_dir if deps.engine is not None else None)
 
 
 @stage("intel")
 def _intel(config: Config, deps: Deps) -> Stage | None:
     from pathlib import Path
 
-    reported = Path(config.data_dir) / "intel" / "reported-phish.csv"  # what `garrison mail act --block` wrote
-    paths = [*config.enrich.intel, *([str(reported)] if reported.exists() else [])]
-    if not paths:
-        return None
-    from garrison.detect.detectors.intel import IntelStage
-    from garrison.detect.intel import load_intel
+    from garrison.store import indicators
 
-    index = load_intel(paths)
-    for err in index.errors:
-        log.warning("indicator not loaded: %s", err)
-    return IntelStage(index)
+    # what reported phishing and `garrison mail act --block` write: watched, so a new indicator counts within seconds
+    reported = Path(config.data_dir) / indicators.FILE
+    return IntelReloader([*config.enrich.intel, str(reported)])
+
+
+class IntelReloader:
+    """The intel stage over its lists, rebuilt when one of the files changes (checked every ``every`` seconds)."""
+
+    def __init__(self, paths: list[str], every: float = 5.0):
+        self.paths, self.every = paths, every
+        self.stage: Any = None
+        self.seen: tuple[tuple[str, float], ...] | None = None
+        self.checked = 0.0
+
+    def _stamp(self) -> tuple[tuple[str, float], ...]:
+        import os
+
+        out = []
+        for p in self.paths:
+            try:
+                out.append((p, os.stat(p).st_mtime))
+            except OSError:
+                pass
+        return tuple(out)
+
+    def __call__(self, batch: Batch) -> None:
+        import time
+
+        now = time.monotonic()
+        if now - self.checked >= self.every:
+            self.checked = now
+            stamp = self._stamp()
+            if stamp != self.seen:
+                from garrison.detect.detectors.intel import IntelStage
+                from garrison.detect.intel import load_intel
+
+                self.seen = stamp
+                index = load_intel([p for p, _ in stamp])
+                for err in index.errors:
+                    log.warning("indicator not loaded: %s", err)
+                self.stage = IntelStage(index) if stamp else None
+        if self.stage is not None:
+            self.stage(batch)
 
 
 # -- triage and respond ----------------------------------------------------------------------------

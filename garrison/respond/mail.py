@@ -11,10 +11,7 @@
 
 from __future__ import annotations
 
-import csv
-import time
 from importlib import resources
-from pathlib import Path
 from string import Template
 from typing import Any
 
@@ -25,9 +22,7 @@ from garrison.errors import GarrisonError
 from garrison.respond.identity import perform
 from garrison.respond.manual import manual_ban
 from garrison.respond.notify import send_mail
-
-INTEL_FILE = "intel/reported-phish.csv"
-
+from garrison.store import indicators
 
 def block(config: Config, engine: Engine, sender: str, hosts: list[str], reason: str, actor: str,
           duration: str = "30d") -> list[dict[str, Any]]:
@@ -48,22 +43,11 @@ def block(config: Config, engine: Engine, sender: str, hosts: list[str], reason:
 
 
 def _remember(config: Config, targets: list[tuple[str, str]], source: str, duration: str) -> None:
-    """The blocked indicators, appended to the reported-phish list (type,value,source,expires)."""
-    if not targets:
-        return
+    """The blocked domains join the reported-phish indicator list (a sender's address is matched by its domain)."""
     from garrison.model.decision import parse_duration
 
-    path = Path(config.data_dir) / INTEL_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    new = not path.exists()
-    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + parse_duration(duration) / 1e6))
-    with open(path, "a", newline="") as f:
-        w = csv.writer(f)
-        if new:
-            w.writerow(["type", "value", "source", "expires"])
-        for scope, value in targets:
-            if scope == "domain":  # a sender's address is matched through its domain by the intel stage
-                w.writerow(["domain", value, source[:120], expires])
+    indicators.append(config.data_dir, [("domain", v) for scope, v in targets if scope == "domain"], source,
+                      parse_duration(duration) / 86_400e6)
 
 
 def purge(config: Config, engine: Engine, mailboxes: list[str], internet_message_id: str, actor: str,

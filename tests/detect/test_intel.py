@@ -62,3 +62,21 @@ def test_matches_in_the_pipeline(tmp_path):
     got = sorted((d.source_record, d.extra["indicator"], d.extra["indicator_source"]) for d in b.detections)
     assert got == [(1, "185.220.101.4", "partner-cert"), (3, "a" * 64, "misp:Ransomware loader"),
                    (4, "evil.example", "partner-cert")]
+
+
+def test_lists_written_while_running_are_picked_up(tmp_path):
+    """The reported-phish list is written by the service itself; the intel stage sees a change within seconds."""
+    from garrison.model.batch import Batch
+    from garrison.pipeline.components import IntelReloader
+    from garrison.store import indicators
+
+    stage = IntelReloader([str(tmp_path / indicators.FILE)], every=0)
+    ev = {"@timestamp": 1, "url.domain": "login.paypa1-secure.example", "url.original": "http://login.paypa1-secure.example/x"}
+    b = Batch([dict(ev)], [])
+    stage(b)
+    assert b.detections == []  # no list yet: nothing, and no error
+    assert indicators.append(tmp_path, [("domain", "paypa1-secure.example"), ("domain", "paypa1-secure.example")], "test") == 1
+    assert indicators.append(tmp_path, [("domain", "paypa1-secure.example")], "test") == 0  # listed once
+    b = Batch([dict(ev)], [])
+    stage(b)
+    assert [d.rule_id for d in b.detections] == ["garrison.intel.domain"]

@@ -157,6 +157,8 @@ def test_reported_phish_end_to_end(tmp_path, world):
         assert len(incidents) == 1, (tmp_path / "serve.log").read_text()[-3000:]
         iid = incidents[0]["id"]
         assert incidents[0]["severity"] == "high"
+        listed = (tmp_path / "data" / "intel" / "reported-phish.csv").read_text()  # the report's indicators, with it as source
+        assert "domain,paypa1-secure.example,reported phish <inv-2291" in listed and "url,http://paypa1-secure.example/login" in listed
         _append(box, _report_inline(STAFF[1]))  # a second report, forwarded inline, joins the same incident
         deadline = time.time() + 60
         while time.time() < deadline and len(_json(cfg, "incidents", "show", str(iid))["detections"]) < 2:

@@ -15,8 +15,8 @@ from tests.conftest import DATA
 
 def test_default_order_is_todays_and_every_name_is_registered():
     cfg = load_config(None)
-    assert cfg.pipeline.stages == ["once", "geo", "inventory", "sigma", "web", "travel", "beacon", "mailbox", "intel",
-                                   "suppress", "respond", "triage"]
+    assert cfg.pipeline.stages == ["once", "geo", "inventory", "sigma", "web", "travel", "beacon", "mailbox", "phish",
+                                   "intel", "suppress", "respond", "triage"]
     assert set(cfg.pipeline.stages) <= set(STAGES)
 
 
@@ -33,7 +33,8 @@ def test_stage_order_and_sections_come_from_configuration(tmp_path):
     assert [s.name for s in p.stages] == ["sigma", "triage"]
     cfg = load_config(None, data_dir=str(tmp_path), detect={"travel": {"enabled": False}})
     names = [s.name for s in build_live_pipeline(cfg, open_state(tmp_path)).stages]
-    assert "travel" not in names and "beacon" in names and "intel" not in names  # no indicator lists configured
+    assert "travel" not in names and "beacon" in names
+    assert "intel" in names  # no lists configured, but it watches the one reported phishing writes
 
 
 def test_memory_source_and_sink_through_the_live_pipeline(tmp_path):

@@ -23,6 +23,7 @@ from garrison.detect.detectors import phish_model
 from garrison.model.batch import Batch
 from garrison.model.detection import Detection
 from garrison.model.patterns import family
+from garrison.store import indicators
 
 TAGS = ["attack.initial-access", "attack.t1566"]
 _CONFUSABLE = str.maketrans({"0": "o", "1": "l", "3": "e", "5": "s", "$": "s", "@": "a", "і": "i", "ı": "i", "ј": "j",
@@ -324,11 +325,37 @@ def judge(ev: dict[str, Any], r: Rules, model: phish_model.Model,
     return Verdict(verdict, score, round(p, 3), reasons, [n for n, _ in found], why)
 
 
+def _public_host(host: str, r: Rules) -> bool:
+    """A host that may go on an indicator list: not a brand's or our own real domain, not a shortener or a shared
+    host (their own page is not the attack; the full URL is listed instead)."""
+    reg = registered(host)
+    return bool(reg) and reg not in r.protected and reg not in r.doc["shorteners"] and reg not in r.doc["free_mail"] \
+        and not any(host == h or host.endswith("." + h) for h in r.doc["abused_hosting"])
+
+
 class PhishStage:
     """Judges every analysed message in a batch; phishing and spam become detections."""
 
-    def __init__(self, rules: Rules, model: phish_model.Model, first_seen: Callable[[str], str | None] | None = None):
-        self.rules, self.model, self.first_seen = rules, model, first_seen
+    def __init__(self, rules: Rules, model: phish_model.Model, first_seen: Callable[[str], str | None] | None = None,
+                 data_dir: str | None = None):
+        self.rules, self.model, self.first_seen, self.data_dir = rules, model, first_seen, data_dir
+
+    def indicators(self, ev: dict[str, Any]) -> list[tuple[str, str]]:
+        """What a reported phish carries that can be watched for elsewhere: its sender's domain, link hosts and
+        URLs, and its attachments' hashes."""
+        out: list[tuple[str, str]] = []
+        sender = str(ev.get("email.from.address") or "")
+        if "@" in sender and _public_host(sender.rpartition("@")[2], self.rules):
+            out.append(("domain", sender.rpartition("@")[2]))
+        for link in (ev.get("garrison.mail.links") or [])[:20]:
+            url = str(link.get("url") or "")
+            host = _host(url)
+            if url.startswith(("http://", "https://")) and host and not _is_ip(host):
+                out.append(("url", url[:2048]))
+                if _public_host(host, self.rules):
+                    out.append(("domain", host))
+        out += [("hash", str(a["file.hash.sha256"])) for a in ev.get("email.attachments") or [] if a.get("file.hash.sha256")]
+        return out
 
     def __call__(self, batch: Batch) -> None:
         for ev in batch.events:
@@ -342,6 +369,10 @@ class PhishStage:
             ev.update({"garrison.mail.verdict": v.verdict, "garrison.mail.score": v.score,
                        "garrison.mail.spam_probability": v.spam_probability, "garrison.mail.reasons": v.reasons,
                        "garrison.mail.signals": v.signals})
+            if v.verdict == "phishing" and ev.get("email.reporter.address") and self.data_dir:
+                found = self.indicators(ev)
+                source = f"reported phish {ev.get('email.message_id') or ev.get('email.subject', '')}"
+                batch.after_commit.append(lambda found=found, source=source: indicators.append(self.data_dir, found, source))
             if v.verdict in ("phishing", "spam"):
                 batch.detections.append(Detection(
                     rule_id=f"garrison.mail.{v.verdict}", level="high" if v.verdict == "phishing" else "low",
