@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from garrison.model import Event
@@ -97,8 +98,37 @@ def find(store: EventStore, ev: Event, days: int = 30, now_us: int | None = None
             c.clicks.append({"host": host, "user": d.get("user.name"), "source_ip": d.get("source.ip"),
                              "at": d.get("@timestamp"), "dataset": d.get("event.dataset"), "outcome": d.get("event.outcome")})
     if domain:
-        seen = search(store, f"event.category:email AND NOT event.dataset:email.message AND email.from.address:*@{domain}",
-                      now - 365 * DAY_US, now + DAY_US, limit=limit)
-        times = [t for d in seen.events if isinstance(t := d.get("@timestamp"), int)]
-        c.sender_domain_first_seen = min(times) if times else None
+        c.sender_domain_first_seen = first_seen(store, domain, now, limit)
     return c
+
+
+def first_seen(store: EventStore, domain: str, now_us: int | None = None, limit: int = 1000) -> int | None:
+    """When mail from this domain first reached us in the past year, by the mail logs held (None: never)."""
+    now = now_us or int(time.time() * 1e6)
+    if not _DOMAIN.fullmatch(domain):
+        return None
+    seen = search(store, f"event.category:email AND NOT event.dataset:email.message AND email.from.address:*@{domain}",
+                  now - 365 * DAY_US, now + DAY_US, limit=limit)
+    times = [t for d in seen.events if isinstance(t := d.get("@timestamp"), int)]
+    return min(times) if times else None
+
+
+def newly_seen(open_store: Callable[[], EventStore], days: int) -> Callable[[str], str | None]:
+    """For the verdict: "today" or "3 days ago" when a sender's domain is that new in our mail logs, else None.
+    Without any mail logs in the store nothing is new (every domain would be). The store is opened on first use."""
+    opened: list[EventStore] = []
+
+    def check(domain: str) -> str | None:
+        if not opened:
+            opened.append(open_store())
+        store = opened[0]
+        now = int(time.time() * 1e6)
+        if search(store, "event.category:email AND NOT event.dataset:email.message", now - 365 * DAY_US, now + DAY_US,
+                  count_only=True).count == 0:
+            return None
+        first = first_seen(store, domain, now)
+        if first is None:
+            return "just now, with this message"
+        age = (now - first) / DAY_US
+        return None if age > days else "today" if age < 1 else f"{age:.0f} days ago"
+    return check

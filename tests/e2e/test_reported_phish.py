@@ -168,6 +168,7 @@ def test_reported_phish_end_to_end(tmp_path, world):
 
         camp = _json(cfg, "mail", "campaign", str(iid))
         assert camp["verdict"] == "phishing" and any("imitates" in r for r in camp["reasons"])
+        assert any(r.startswith("the sender's domain was first seen in our mail ") for r in camp["reasons"])
         assert sorted(camp["recipients"]) == sorted(STAFF)  # from the postfix log, not the message's To
         assert [(c["user"], c["source_ip"]) for c in camp["clicks"]] == [("kim", "10.0.0.23")]
         assert camp["reporters"] == sorted(STAFF[:2])
