@@ -227,6 +227,7 @@ class ServiceConfig:
     restart_window_seconds: float = 600.0
     maintenance_seconds: float = 3600.0
     commit_retry_max_seconds: float = 30.0  # backoff ceiling for a commit that fails (disk full, read-only)
+    scheduler_seconds: float = 60.0  # how often scheduled work runs (a phishing simulation's send window)
 
 
 O365_CONTENT_TYPES = ["Audit.AzureActiveDirectory", "Audit.Exchange", "Audit.SharePoint", "Audit.General", "DLP.All"]
@@ -275,6 +276,28 @@ class ReportingConfig:
 
 
 @dataclass(frozen=True)
+class AwarenessConfig:
+    """Phishing simulations and training (``garrison/awareness``); see docs/awareness.md."""
+    base_url: str = "http://127.0.0.1:8080"  # where staff's browsers reach the landing and training pages (/t/, /training/)
+    organisation: str = "the council"  # $org in templates
+    from_domain: str = "notices.example"  # the simulations' sending domain (one you own, allow-listed at the gateway)
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_security: str = "none"  # none | starttls | tls
+    smtp_username: str = ""
+    smtp_password_file: str | None = None  # or smtp_password_env; never written to logs
+    smtp_password_env: str | None = None
+    timezone: str = "Europe/London"
+    working_hours: str = "09:00-17:00"  # messages go out only then, Monday to Friday
+    token_days: int = 14  # a recipient's link works this long
+    training_days: int = 14  # to complete an assigned module
+    reminder_days: int = 3  # between reminders of overdue training
+    pass_mark: int = 70  # percent of quiz answers right that completes a module
+    submit_risk: int = 25  # risk a user carries after submitting credentials in a simulation (decays as any risk)
+    trusted_proxies: list[str] = field(default_factory=list)  # reverse proxies whose X-Forwarded-For names the visitor
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: str = "./garrison-data"
     organization: str = "default"
@@ -293,6 +316,7 @@ class Config:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     microsoft: MicrosoftConfig = field(default_factory=MicrosoftConfig)
     reporting: ReportingConfig = field(default_factory=ReportingConfig)
+    awareness: AwarenessConfig = field(default_factory=AwarenessConfig)
 
     @property
     def data_path(self) -> Path:

@@ -10,6 +10,7 @@ import click
 from garrison.cli._context import Context, console, pass_ctx
 from garrison.cli._demo import demo_config, load_demo
 from garrison.pipeline.service import Service
+from garrison.awareness.schedule import tick
 from garrison.report.schedule import send_monthly
 from garrison.web.app import create_app
 
@@ -30,7 +31,7 @@ def serve(ctx: Context, demo: bool, demo_recordings: str | None) -> None:
     console.print(f"[green]garrison[/] serving HTTP on http://{cfg.ingest.http} (HEC: /services/collector/event), "
                   f"syslog udp={cfg.ingest.syslog_udp} tcp={cfg.ingest.syslog_tcp} tls={cfg.ingest.syslog_tls}; "
                   f"data in {cfg.data_path}; health at /healthz")
-    code = asyncio.run(service.run(app, send_monthly))
+    code = asyncio.run(service.run(app, send_monthly, tick))
     if code:
         console.print(f"[red]garrison serve stopped with an error (exit {code})[/]: see the log above")
         sys.exit(code)

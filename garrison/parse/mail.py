@@ -29,6 +29,7 @@ MAX_ORIGINAL = 2 * 1024 * 1024  # of a message kept as evidence in event.origina
 MAX_HOPS = 40
 _PARSER = BytesParser(policy=policy.default)
 _URL = re.compile(r"""\b(?:https?://|www\.)[^\s<>"'()\[\]{}]{3,2000}""", re.I)
+_SIM_LINK = re.compile(r"/t/[co]/([A-Za-z0-9_-]{22})\b")  # an awareness simulation's tracked link (garrison/awareness)
 _AUTH = re.compile(r"\b(spf|dkim|dmarc|arc|compauth)\s*=\s*([a-z]+)", re.I)
 _RECEIVED_IP = re.compile(r"[\[(]((?:\d{1,3}\.){3}\d{1,3}|IPv6:[0-9a-f:]+)[\])]", re.I)
 _RECEIVED_FROM = re.compile(r"^\s*from\s+(\S+)", re.I)
@@ -257,6 +258,11 @@ def parse_message(raw: bytes, st: ParseState | None = None, report: bool = False
     ev["garrison.mail.html"] = bool(parts["htmls"])
     ev["garrison.mail.plain"] = bool(parts["texts"])
     ev["garrison.mail.links"] = _links(html_facts, plain + " " + visible, parts["qr"])
+    if "garrison.mail.token" not in ev:  # a report forwarded inline keeps the simulation's link, not its headers
+        for link in ev["garrison.mail.links"]:
+            if (t := _SIM_LINK.search(link["url"])):
+                ev["garrison.mail.token"] = t.group(1)
+                break
     ev["garrison.mail.html_facts"] = {
         "forms": [f for h in html_facts for f in h["forms"]][:20],
         "password_inputs": sum(h["password_inputs"] for h in html_facts),

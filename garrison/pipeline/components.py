@@ -205,14 +205,15 @@ def _phish(config: Config, deps: Deps) -> Stage | None:
         return None
     staff = {str(f["display_name"]): name for name, f in deps.inventory.users.items() if f.get("display_name")}
     rules = phish.Rules.load(tuple(config.enrich.own_domains), tuple(m.partner_domains), staff)
-    if deps.engine is None:  # analysis only (garrison mail analyze): nothing stored to compare with or write to
+    engine = deps.engine
+    if engine is None:  # analysis only (garrison mail analyze): nothing stored to compare with or write to
         return phish.PhishStage(rules, phish_model.load(m.model))
     from garrison.store import EventStore
     from garrison.triage.campaign import newly_seen
 
     # live: a sender's domain new to our mail logs is a signal; a reported phish's indicators join the intel list
-    return phish.PhishStage(rules, phish_model.load(m.model), newly_seen(lambda: EventStore(config.data_path, deps.engine), m.new_domain_days),
-                            data_dir=config.data_dir)
+    return phish.PhishStage(rules, phish_model.load(m.model), newly_seen(lambda: EventStore(config.data_path, engine), m.new_domain_days),
+                            data_dir=config.data_dir, engine=engine)
 
 
 @stage("intel")

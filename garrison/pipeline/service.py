@@ -105,6 +105,7 @@ class Service:
         self._server: uvicorn.Server | None = None
         self._stopping = False
         self._monthly: Any = None
+        self._minutely: Any = None
 
     # -- sinks: the WAL, for listeners and HTTP ----------------------------------------------
     def durable_sink(self, records: list[RawRecord]) -> int:
@@ -170,12 +171,14 @@ class Service:
         return (503 if problems else 200), body
 
     # -- running -------------------------------------------------------------------------------
-    async def run(self, app: Any, monthly: Any = None) -> int:
+    async def run(self, app: Any, monthly: Any = None, minutely: Any = None) -> int:
         """Serve ``app`` (the web layer's, built on ``durable_sink`` and ``health``) until stopped; the exit code.
 
-        ``monthly(engine, config)`` is the report layer's monthly mailing, run at each maintenance round."""
+        ``monthly(engine, config)`` is the report layer's monthly mailing, run at each maintenance round;
+        ``minutely(engine, config)`` the awareness programme's sending and reminders, run every minute."""
         cfg = self.cfg
         self._monthly = monthly
+        self._minutely = minutely
         self.processor.start()
         self.components["processor"].state = "running"
         host, _, port = cfg.ingest.http.rpartition(":")
@@ -189,7 +192,7 @@ class Service:
             app, host=host or "127.0.0.1", port=int(port), log_level="warning", lifespan="off", http=protocol,
             timeout_keep_alive=5, h11_max_incomplete_event_size=64 * 1024, limit_concurrency=1000))
         self.components["http"].state = "running"
-        tasks = [asyncio.create_task(t()) for t in (self._syncer, self._supervise, self._maintenance)]
+        tasks = [asyncio.create_task(t()) for t in (self._syncer, self._supervise, self._maintenance, self._every_minute)]
         if threading.current_thread() is threading.main_thread():
             # uvicorn re-raises SIGTERM/SIGINT once it has stopped; landing here instead of the default
             # handler lets the processor finish its batch and the WAL close: a clean stop exits 0.
@@ -295,6 +298,15 @@ class Service:
             lifted = lift_expired_blocks(self.engine, self.cfg)
             if lifted:
                 log.info("maintenance: %d sign-in block(s) expired and were lifted", lifted)
+
+    async def _every_minute(self) -> None:
+        """Scheduled work that cannot wait for the hourly round (a phishing simulation's send window)."""
+        while self._minutely is not None:
+            try:
+                await asyncio.to_thread(self._minutely, self.engine, self.cfg)
+            except Exception as e:  # noqa: BLE001 - retried next minute; the log says why
+                log.warning("scheduled awareness work failed: %s (retried in a minute)", describe(e))
+            await asyncio.sleep(self.cfg.service.scheduler_seconds)
 
     async def _maintenance(self) -> None:
         cfg, c = self.cfg, self.components["maintenance"]

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, insert, select
 
 from garrison.errors import GarrisonError
 from garrison.report import charts as C
-from garrison.report.figures import LIST_ALL_UP_TO, CATEGORY_NAMES, Report, build, by_month_and_kind, highlighted
+from garrison.report.figures import _us, LIST_ALL_UP_TO, CATEGORY_NAMES, Report, build, by_month_and_kind, highlighted
 from garrison.report.period import Period
 from garrison.report.words import GLOSSARY, breach_words, country_name, duration, incident_summary, narrative, short_kind, words_used
 from garrison.store import state as S
@@ -95,7 +95,11 @@ def generate(engine: Engine, period: Period, organization: str, fmt: str, logo: 
              org_id: str | None = None, stem: str = "report") -> Rendered:
     """Figures from the store, rendered: what ``garrison report`` and the console call. ``stem`` names a
     Markdown report's chart folder (``STEM.charts/``), written beside it."""
-    return render(build(engine, period, organization, incident_summary, org_id), fmt, logo, stem=stem)
+    from garrison.awareness.results import committee_sentence
+
+    r = build(engine, period, organization, incident_summary, org_id)
+    training = committee_sentence(engine, _us(period.start), _us(period.end, end=True))
+    return render(r, fmt, logo, training=training, stem=stem)
 
 
 def write(rendered: Rendered, out: Path) -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlalchemy.pool import NullPool
 from sqlalchemy import (
-    BigInteger, Column, Engine, Integer, MetaData, String, Table, Text, create_engine, event,
+    BigInteger, Column, Engine, Integer, String, Table, Text, create_engine, event,
 )
 
-metadata = MetaData()
+from garrison.store._meta import metadata
 
 commits = Table(
     "commits", metadata,
@@ -370,6 +370,8 @@ def open_state(url_or_dir: str | Path) -> Engine:
     engine = create_engine(s, future=True, poolclass=NullPool) if s.startswith("sqlite") else create_engine(s, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    from garrison.store import state_awareness  # noqa: F401 - its tables join the metadata
+
     metadata.create_all(engine)
     _add_new_columns(engine)
     return engine

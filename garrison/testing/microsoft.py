@@ -16,7 +16,6 @@ Control endpoints under ``/_standin`` (feed, actions, knobs) are for tests only.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets
 import threading
 import time
@@ -27,6 +26,7 @@ from typing import Any
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import JSONResponse, Response
 
+from garrison.testing.microsoft_directory import directory_routes
 from garrison.testing.tls import make_tls  # noqa: F401 - where the tests and benches have always imported it
 
 TIME_FIELDS = {"signIns": "createdDateTime", "directoryAudits": "activityDateTime", "alerts_v2": "lastUpdateDateTime",
@@ -77,6 +77,7 @@ class StandIn:
     actions: list[dict[str, Any]] = field(default_factory=list)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     mailboxes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # user -> messages (Graph's message resource)
+    groups: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # group id -> members (Graph's user resource)
     requests: int = 0
     data_requests: int = 0
     throttled: int = 0
@@ -300,30 +301,7 @@ def build_app(s: StandIn) -> FastAPI:
         body = await request.json()
         return act("updateMailboxSettings", request, user=user, body=body) or Response(status_code=204)
 
-    _FILTER = re.compile(r"^\s*internetMessageId\s+eq\s+'((?:[^']|'')*)'\s*$")
-
-    @app.get("/v1.0/users/{user}/messages")
-    def list_messages(user: str, request: Request) -> Response:
-        """Graph's message search by Internet message id, the one filter a purge needs (others refused as Graph does)."""
-        if (bad := auth(request, s.base)) is not None:
-            return bad
-        m = _FILTER.match(flt) if (flt := request.query_params.get("$filter")) else None
-        if flt and m is None:
-            return JSONResponse({"error": {"code": "BadRequest", "message": f"Invalid filter clause: {flt[:80]}"}}, 400)
-        wanted = m.group(1).replace("''", "'") if m else None  # OData doubles a quote inside a string
-        box = list(s.mailboxes.get(user.lower(), []))
-        return JSONResponse({"value": [msg for msg in box if wanted is None or msg["internetMessageId"] == wanted]})
-
-    @app.delete("/v1.0/users/{user}/messages/{message}")
-    def delete_message(user: str, message: str, request: Request) -> Response:
-        if (bad := act("deleteMessage", request, user=user, message=message)) is not None:
-            return bad
-        with s.lock:
-            box = s.mailboxes.get(user.lower(), [])
-            s.mailboxes[user.lower()] = kept = [msg for msg in box if msg["id"] != message]
-        if len(kept) == len(box):
-            return JSONResponse({"error": {"code": "ErrorItemNotFound", "message": "The specified object was not found"}}, 404)
-        return Response(status_code=204)
+    directory_routes(app, s, auth, act)
 
     # -- test controls ----------------------------------------------------------------------------
     @app.get("/_standin/state")

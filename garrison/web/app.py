@@ -90,6 +90,9 @@ def create_app(config: Config, engine: Engine, sink: Sink, store: Any = None, he
     app.include_router(build_lapi(engine, view))
     app.include_router(build_decisions_router(config, engine, view))
     app.include_router(build_incidents_router(engine))
+    from garrison.web.awareness import build_awareness_router
+
+    app.include_router(build_awareness_router(config, engine))
     if store is not None:
         from garrison.web.console import mount_console
 

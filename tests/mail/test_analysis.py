@@ -16,7 +16,7 @@ import zxingcpp
 from PIL import Image
 
 from garrison.config import load_config
-from garrison.detect.detectors import phish
+from garrison.detect.detectors import phish, phish_model
 from garrison.parse.mail import parse_message
 from garrison.pipeline.mail import analyze, analyze_bytes, summary
 from garrison.sources.mail import read_messages
@@ -130,8 +130,12 @@ def test_verdicts_with_reasons(tmp_path):
     good = _msg(frm="Tom Baker <tom@northshire.gov.uk>", subject="Minutes of Tuesday's meeting",
                 body="Hi all, the minutes are on the shared drive under Committees/2026. Thanks, Tom")
     assert summary(analyze_bytes(cfg, good.as_bytes(), "upload"))["verdict"] == "legitimate"
-    sim = _msg(X_Garrison_Campaign="march-invoice")
-    assert summary(analyze_bytes(cfg, sim.as_bytes(), "upload"))["verdict"] == "simulation"
+    sim = _msg(X_Garrison_Campaign="march-invoice", X_Garrison_Token="Qm9vdHN0cmFwVG9rZW4xMjM")
+    ev = parse_message(sim.as_bytes())
+    rules, model = phish.Rules.load(OWN), phish_model.load()
+    assert phish.judge(ev, rules, model, simulation=lambda t: t == "Qm9vdHN0cmFwVG9rZW4xMjM").verdict == "simulation"
+    # a forged header with a token Garrison never issued is judged like any other message
+    assert phish.judge(ev, rules, model, simulation=lambda t: False).verdict == "phishing"
 
 
 def test_reports_are_unwrapped(tmp_path):

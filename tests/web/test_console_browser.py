@@ -53,7 +53,7 @@ def server(tmp_path_factory):
 
 
 @contextmanager
-def _browser_page(server, bypass_csp=False):
+def _browser_page(server, bypass_csp=False, user_agent=None):
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -62,7 +62,7 @@ def _browser_page(server, bypass_csp=False):
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
         context = browser.new_context(viewport={"width": 1366, "height": 768}, base_url=server,  # a laptop screen
-                                      bypass_csp=bypass_csp)
+                                      bypass_csp=bypass_csp, **({"user_agent": user_agent} if user_agent else {}))
         pg = context.new_page()
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))

@@ -73,11 +73,22 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("POST", "/console/rules/toggle"): ANALYST,
     ("POST", "/console/rules/test"): ANALYST,
     ("POST", "/console/suppressions/{sid}/delete"): ANALYST,
+    ("GET", "/console/mail"): ANALYST,
+    ("POST", "/console/mail"): ANALYST,
+    ("GET", "/console/awareness"): ANALYST,
+    # a simulation's recipients and trainees: keyed by their own unguessable tokens, no account (an unknown one: 404)
+    ("GET", "/t/o/{token}.gif"): PUBLIC,
+    ("GET", "/t/c/{token}"): PUBLIC,
+    ("POST", "/t/b/{token}"): PUBLIC,
+    ("POST", "/t/s/{token}"): PUBLIC,
+    ("GET", "/t/static/landing.js"): PUBLIC,
+    ("GET", "/training/{token}"): PUBLIC,
+    ("POST", "/training/{token}"): PUBLIC,
     ("GET", "/console/oidc/login"): PUBLIC,
     ("GET", "/console/oidc/callback"): PUBLIC,
 }
 FILL = {"{decision_id}": "1", "{iid}": "1", "{name}": "app.css", "{rid}": "1", "{action}": "comment", "{fmt}": "csv",
-        "{did}": "1", "{sid}": "1"}
+        "{did}": "1", "{sid}": "1", "{token}": "no-such-token"}
 
 
 def routes(app) -> list[tuple[str, str]]:

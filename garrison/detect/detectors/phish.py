@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from garrison.model.batch import Batch
 from garrison.model.detection import Detection
 from garrison.model.patterns import family
 from garrison.store import indicators
+from garrison.store.state_awareness import known_token, mark_reported
 
 TAGS = ["attack.initial-access", "attack.t1566"]
 _CONFUSABLE = str.maketrans({"0": "o", "1": "l", "3": "e", "5": "s", "$": "s", "@": "a", "і": "i", "ı": "i", "ј": "j",
@@ -301,7 +303,7 @@ class Verdict:
 
 
 def judge(ev: dict[str, Any], r: Rules, model: phish_model.Model,
-          first_seen: Callable[[str], str | None] | None = None) -> Verdict:
+          first_seen: Callable[[str], str | None] | None = None, simulation: Callable[[str], bool] | None = None) -> Verdict:
     found = signals(ev, r, first_seen)
     weights = r.doc["signals"]
     score = round(sum(weights[name]["weight"] for name, _ in found), 2)
@@ -309,7 +311,8 @@ def judge(ev: dict[str, Any], r: Rules, model: phish_model.Model,
     p = model.score(feats)
     reasons = [weights[name]["reason"].format(detail=detail or "") for name, detail in found]
     why = model.explain(feats)
-    if ev.get("garrison.mail.campaign") or ev.get("garrison.mail.token"):
+    token = str(ev.get("garrison.mail.token") or "")
+    if token and simulation is not None and simulation(token):  # only a token Garrison issued: a header can be forged
         verdict = "simulation"
         reasons.insert(0, "it is one of our own awareness-training test messages")
     elif score >= r.doc["phishing_at"] or (p >= r.doc["spam_at"] and score >= r.doc["phishing_with_spam"]):
@@ -337,8 +340,12 @@ class PhishStage:
     """Judges every analysed message in a batch; phishing and spam become detections."""
 
     def __init__(self, rules: Rules, model: phish_model.Model, first_seen: Callable[[str], str | None] | None = None,
-                 data_dir: str | None = None):
-        self.rules, self.model, self.first_seen, self.data_dir = rules, model, first_seen, data_dir
+                 data_dir: str | None = None, engine: Any = None):
+        self.rules, self.model, self.first_seen, self.data_dir, self.engine = rules, model, first_seen, data_dir, engine
+
+    def _simulation(self, token: str) -> bool:
+        with self.engine.connect() as c:
+            return known_token(c, token)
 
     def indicators(self, ev: dict[str, Any]) -> list[tuple[str, str]]:
         """What a reported phish carries that can be watched for elsewhere: its sender's domain, link hosts and
@@ -361,7 +368,10 @@ class PhishStage:
         for ev in batch.events:
             if ev.get("event.dataset") != "email.message":
                 continue
-            v = judge(ev, self.rules, self.model, self.first_seen)
+            v = judge(ev, self.rules, self.model, self.first_seen, self._simulation if self.engine is not None else None)
+            if v.verdict == "simulation" and ev.get("email.reporter.address"):
+                when = int(time.time() * 1e6)
+                batch.in_commit.append(lambda c, token=str(ev["garrison.mail.token"]), when=when: mark_reported(c, token, when))
             sender = str(ev.get("email.from.address") or "")
             domain = registered(sender.rpartition("@")[2]) if "@" in sender else ""
             if domain and v.verdict in ("phishing", "spam"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -51,10 +52,15 @@ def _mail(con: Console, inc: dict[str, Any]) -> dict[str, Any] | None:
 
     if not any(d["rule_id"] in MAIL_RULES for d in inc["detections"]):
         return None
+    from garrison.awareness.results import failed_recently
+
     try:
-        return incident_campaign(con.config, con.store, con.engine, inc["id"])
+        camp = incident_campaign(con.config, con.store, con.engine, inc["id"])
     except GarrisonError:
         return None
+    # who among the recipients fell for a simulation in the last six months: the first to check on
+    camp["failed_simulations"] = failed_recently(con.engine, camp["recipients"], int(time.time() * 1e6) - 183 * 86400 * 10**6)
+    return camp
 
 
 def _accounts(inc: dict[str, Any]) -> list[str]:
