@@ -122,8 +122,8 @@ class DetectConfig:
     mail: MailConfig = field(default_factory=MailConfig)
 
 
-DEFAULT_STAGES = ["once", "geo", "inventory", "sigma", "web", "travel", "beacon", "mailbox", "phish", "intel", "suppress",
-                  "respond", "triage"]
+DEFAULT_STAGES = ["once", "geo", "inventory", "sigma", "web", "travel", "beacon", "mailbox", "phish", "simulations", "intel",
+                  "suppress", "respond", "triage"]
 
 
 @dataclass(frozen=True)

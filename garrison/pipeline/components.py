@@ -216,6 +216,28 @@ def _phish(config: Config, deps: Deps) -> Stage | None:
                             data_dir=config.data_dir, engine=engine)
 
 
+# Microsoft 365's Report button writes a submission to the unified audit log (Defender for Office 365)
+REPORT_OPERATIONS = frozenset(("usersubmission", "userreportedmessage", "reportsubmission"))
+
+
+@stage("simulations")
+def _simulations(config: Config, deps: Deps) -> Stage | None:
+    """A report of one of our phishing simulations made with Microsoft 365's Report button marks it reported."""
+    if deps.engine is None:
+        return None
+    domain = config.awareness.from_domain.lower()
+
+    def reported(batch: Batch) -> None:
+        from garrison.store.state_awareness import mark_reported_by
+
+        for ev in batch.events:
+            sender = str(ev.get("email.from.address") or "").lower()
+            if str(ev.get("event.action") or "").lower() in REPORT_OPERATIONS and sender.endswith("@" + domain) \
+                    and ev.get("user.name") and ev.get("@timestamp"):
+                batch.in_commit.append(lambda c, who=str(ev["user.name"]), at=int(ev["@timestamp"]): mark_reported_by(c, who, at))
+    return reported
+
+
 @stage("intel")
 def _intel(config: Config, deps: Deps) -> Stage | None:
     from pathlib import Path

@@ -89,3 +89,12 @@ def mark_reported(conn: Any, token: str, at: int) -> bool:
         conn.execute(update(aw_targets).where(aw_targets.c.id == row[0]).values(reported_at=at))
         conn.execute(insert(aw_events).values(target_id=row[0], kind="report", at=at, label="human", reasons="[]"))
     return True
+
+
+def mark_reported_by(conn: Any, email: str, at: int) -> bool:
+    """Inside a commit: a report known only by who made it (Microsoft 365's Report button, through the audit log):
+    the person's latest simulation message that is still live is marked reported."""
+    row = conn.execute(select(aw_targets.c.token).where(
+        aw_targets.c.email == email.lower(), aw_targets.c.sent_at.is_not(None), aw_targets.c.sent_at <= at,
+        aw_targets.c.expires_at >= at).order_by(aw_targets.c.sent_at.desc()).limit(1)).first()
+    return mark_reported(conn, row[0], at) if row else False

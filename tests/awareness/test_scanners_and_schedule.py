@@ -77,3 +77,34 @@ def test_library():
     m = modules()
     assert {"phishing", "passwords_mfa", "reporting", "removable_media"} <= set(m)
     assert all(0 <= q["answer"] < len(q["options"]) for x in m.values() for q in x["questions"])
+
+
+def test_report_button_in_the_audit_log_marks_the_simulation_reported(tmp_path):
+    """Microsoft 365's Report button: a UserSubmission audit record of our simulation's sender marks its recipient."""
+    import json
+    import time
+
+    from sqlalchemy import select, update
+
+    from garrison.model import RawRecord
+    from garrison.pipeline.runner import build_live_pipeline, commit_batch
+    from garrison.store import EventStore
+    from garrison.store import state_awareness as A
+
+    cfg = load_config(None, data_dir=str(tmp_path), awareness={"from_domain": "notices.example"})
+    engine = open_state(tmp_path)
+    campaigns.create(engine, cfg, "april", "parcel", [campaigns.Target("kim@council.example", "Kim", "Finance"),
+                                                      campaigns.Target("jo@council.example", "Jo", "Finance")], "test")
+    now = int(time.time() * 1e6)
+    with engine.begin() as c:
+        c.execute(update(A.aw_targets).values(sent_at=now - 60_000_000, delivered_at=now - 60_000_000))
+    rec = {"CreationTime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()), "Id": "a1", "Operation": "UserSubmission",
+           "Workload": "Exchange", "RecordType": 29, "UserId": "kim@council.example", "P1Sender": "notifications@notices.example",
+           "Subject": "We missed you", "ResultStatus": "Succeeded"}
+    other = {**rec, "Id": "a2", "UserId": "jo@council.example", "P1Sender": "someone@elsewhere.example"}
+    store = EventStore(tmp_path, engine)
+    batch = build_live_pipeline(cfg, engine).process([RawRecord(json.dumps(rec), "o365", 1), RawRecord(json.dumps(other), "o365", 2)])
+    commit_batch(store, batch)
+    with engine.connect() as c:
+        got = dict(c.execute(select(A.aw_targets.c.email, A.aw_targets.c.reported_at)).all())
+    assert got["kim@council.example"] is not None and got["jo@council.example"] is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import tarfile
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -93,3 +94,85 @@ def test_mailbox_readers_end(tmp_path_factory, data, seed, cut, kind):
 
 def test_seeds_present():
     assert len(SEEDS) >= 40
+
+
+def _postfix_seeds() -> list[str]:
+    from tests.e2e.test_reported_phish import _postfix_log
+
+    lines = _postfix_log().splitlines()
+    p = DATA / "fail2ban" / "logs" / "postfix"
+    if p.exists():
+        lines += [x for x in p.read_text(errors="replace").splitlines() if x and not x.startswith("#")][:80]
+    return lines
+
+
+POSTFIX = _postfix_seeds()
+PRINTABLE = st.text(max_size=30, alphabet=st.characters(min_codepoint=32, max_codepoint=126))
+
+
+@FUZZ
+@given(lines=st.lists(st.sampled_from(POSTFIX), min_size=1, max_size=8), cut=st.integers(0, 200), junk=st.text(max_size=30))
+def test_postfix_queue_joining(lines, cut, junk):
+    """Mail-log lines cut and spliced: every one parses or is refused with a reason; the queue memory stays bounded."""
+    from garrison.errors import ParseError as PE
+    from garrison.model import RawRecord
+    from garrison.parse import ParseState, parse_record
+
+    st_ = ParseState("fuzz")
+    for i, line in enumerate(lines):
+        text = line[:cut] + junk + line[cut:] if i % 2 else line
+        try:
+            parse_record(RawRecord(text, "fuzz", i, format="syslog"), st_)
+        except PE as e:
+            assert str(e)
+    assert len(st_.extra.get("postfix_queue", {})) <= 50_001
+
+
+@FUZZ
+@given(row=st.fixed_dictionaries({}, optional={
+    "TimeGenerated": st.sampled_from(["2026-12-01T09:00:00Z", "", "9999-99-99", 5]), "NetworkMessageId": st.text(max_size=8),
+    "RecipientEmailAddress": st.one_of(st.text(max_size=20), st.integers(), st.none()), "SenderFromAddress": st.text(max_size=20),
+    "SenderIPv4": st.sampled_from(["203.0.113.9", "::1", "x", ""]), "Url": st.text(max_size=30), "AccountUpn": st.text(max_size=10),
+    "Type": st.sampled_from(["EmailEvents", "UrlClickEvents"])}))
+def test_defender_mail_rows(row):
+    import orjson
+
+    from garrison.errors import InputError as IE
+    from garrison.model import RawRecord
+    from garrison.parse import ParseState, parse_record
+
+    try:
+        parse_record(RawRecord(orjson.dumps(row).decode(), "fuzz", 1, format="sentinel"), ParseState("fuzz"))
+    except IE as e:
+        assert str(e)
+
+
+@FUZZ
+@given(token=st.text(max_size=40), form=st.dictionaries(st.text(max_size=6), st.text(max_size=6), max_size=6),
+       headers=st.dictionaries(st.sampled_from(["user-agent", "x-forwarded-for", "purpose"]), PRINTABLE, max_size=3))
+def test_simulation_pages_never_fail(awareness_app, token, form, headers):
+    """Hostile tokens, forms and headers on the pages staff reach without an account: never a server error."""
+    from urllib.parse import quote
+
+    t = quote(token, safe="")
+    for method, path in (("GET", f"/t/c/{t}"), ("GET", f"/t/o/{t}.gif"), ("POST", f"/t/b/{t}"), ("POST", f"/t/s/{t}?js=1"),
+                         ("GET", f"/training/{t}"), ("POST", f"/training/{t}")):
+        r = awareness_app.request(method, path, data=form if method == "POST" else None, headers=headers)
+        assert r.status_code < 500, (method, path, r.status_code)
+
+
+@pytest.fixture(scope="module")
+def awareness_app(tmp_path_factory):
+    from fastapi.testclient import TestClient
+
+    from garrison.awareness import campaigns, training
+    from garrison.config import load_config
+    from garrison.store import open_state
+    from garrison.web.app import create_app
+
+    d = tmp_path_factory.mktemp("aw")
+    cfg = load_config(None, data_dir=str(d), awareness={"trusted_proxies": ["testclient"]})
+    engine = open_state(d)
+    campaigns.create(engine, cfg, "fuzz", "invoice", [campaigns.Target("a@council.example", "A", "X")], "test")
+    training.assign(engine, cfg, [{"email": "a@council.example"}], "phishing", "fuzz", "test")
+    return TestClient(create_app(cfg, engine, lambda r: 0))

@@ -16,7 +16,7 @@ from tests.conftest import DATA
 def test_default_order_is_todays_and_every_name_is_registered():
     cfg = load_config(None)
     assert cfg.pipeline.stages == ["once", "geo", "inventory", "sigma", "web", "travel", "beacon", "mailbox", "phish",
-                                   "intel", "suppress", "respond", "triage"]
+                                   "simulations", "intel", "suppress", "respond", "triage"]
     assert set(cfg.pipeline.stages) <= set(STAGES)
 
 
