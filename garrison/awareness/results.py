@@ -91,3 +91,23 @@ def committee_sentence(engine: Engine, start_us: int, end_us: int) -> str | None
     if assigned:
         text += f". {done:,} of {assigned:,} training modules assigned have been completed"
     return text[0].upper() + text[1:] + "."
+
+
+def resembles(subject: str, text: str, threshold: float = 0.35) -> str | None:
+    """The simulation template a real message looks like (its words overlap the template's), or None: a real phish
+    on a theme staff were trained on is worth saying so in its incident."""
+    import re
+
+    from garrison.awareness.library import templates
+
+    def words(s: str) -> set[str]:
+        return {w for w in re.findall(r"[a-z]{4,}", s.lower()) if w not in ("your", "this", "that", "with", "from", "have")}
+    mine = words(subject + " " + text[:2000])
+    best, score = None, 0.0
+    for tid, t in templates().items():
+        theirs = words(t["subject"] + " " + t["text"])
+        if mine and theirs:
+            j = len(mine & theirs) / len(mine | theirs)
+            if j > score:
+                best, score = tid, j
+    return f"{templates()[best]['title']} ({best})" if best and score >= threshold else None

@@ -94,6 +94,7 @@ def incident_campaign(config: Config, store: EventStore, engine: Engine, iid: in
     ev = incident_message(store, engine, iid)
     c = find_campaign(store, ev, days)
     return {"incident": iid, "verdict": ev.get("garrison.mail.verdict"), "reasons": ev.get("garrison.mail.reasons") or [],
+            "text": str(ev.get("garrison.mail.text") or "")[:2000],
             "reporter": ev.get("email.reporter.address"), **c.to_json()}
 
 

@@ -108,3 +108,12 @@ def test_report_button_in_the_audit_log_marks_the_simulation_reported(tmp_path):
     with engine.connect() as c:
         got = dict(c.execute(select(A.aw_targets.c.email, A.aw_targets.c.reported_at)).all())
     assert got["kim@council.example"] is not None and got["jo@council.example"] is None
+
+
+def test_a_real_phish_on_a_trained_theme_is_recognised():
+    from garrison.awareness.results import resembles
+
+    assert resembles("Overdue invoice 88213 - payment required today",
+                     "Our records show your invoice is now overdue. To avoid a late payment charge and suspension, review "
+                     "the invoice and confirm payment today.") == "Overdue supplier invoice (invoice)"
+    assert resembles("Minutes of Tuesday's meeting", "The minutes are on the shared drive under Committees.") is None

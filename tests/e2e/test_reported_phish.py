@@ -178,6 +178,7 @@ def test_reported_phish_end_to_end(tmp_path, world):
             assert web.post("/console/login", data={"username": "alice", "password": PW}).status_code in (200, 303)
             page = web.get(f"/console/incidents/{iid}").text
             assert "Reported email: phishing" in page and "Received by 3" in page and "kim (paypa1-secure.example)" in page
+            assert "It resembles one of our simulations" not in page  # a PayPal lure is none of the council templates
             csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
             up = web.post("/console/mail", data={"csrf": csrf}, files={"message": ("suspect.eml", _phish().as_bytes(), "message/rfc822")})
             assert up.status_code == 200 and "Verdict: phishing" in up.text and "imitates" in up.text

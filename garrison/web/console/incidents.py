@@ -52,13 +52,14 @@ def _mail(con: Console, inc: dict[str, Any]) -> dict[str, Any] | None:
 
     if not any(d["rule_id"] in MAIL_RULES for d in inc["detections"]):
         return None
-    from garrison.awareness.results import failed_recently
+    from garrison.awareness.results import failed_recently, resembles
 
     try:
         camp = incident_campaign(con.config, con.store, con.engine, inc["id"])
     except GarrisonError:
         return None
     # who among the recipients fell for a simulation in the last six months: the first to check on
+    camp["resembles"] = resembles(camp["subject"], camp["text"])
     camp["failed_simulations"] = failed_recently(con.engine, camp["recipients"], int(time.time() * 1e6) - 183 * 86400 * 10**6)
     return camp
 
