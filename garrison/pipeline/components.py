@@ -228,13 +228,18 @@ def _simulations(config: Config, deps: Deps) -> Stage | None:
     domain = config.awareness.from_domain.lower()
 
     def reported(batch: Batch) -> None:
+        import functools
+
         from garrison.store.state_awareness import mark_reported_by
+
+        def _mark(c: Any, who: str, at: int) -> None:
+            mark_reported_by(c, who, at)
 
         for ev in batch.events:
             sender = str(ev.get("email.from.address") or "").lower()
             if str(ev.get("event.action") or "").lower() in REPORT_OPERATIONS and sender.endswith("@" + domain) \
                     and ev.get("user.name") and ev.get("@timestamp"):
-                batch.in_commit.append(lambda c, who=str(ev["user.name"]), at=int(ev["@timestamp"]): mark_reported_by(c, who, at))
+                batch.in_commit.append(functools.partial(_mark, who=str(ev["user.name"]), at=int(ev["@timestamp"])))
     return reported
 
 
@@ -246,7 +251,8 @@ def _intel(config: Config, deps: Deps) -> Stage | None:
 
     # what reported phishing and `garrison mail act --block` write: watched, so a new indicator counts within seconds
     reported = Path(config.data_dir) / indicators.FILE
-    return IntelReloader([*config.enrich.intel, str(reported)])
+    feeds = Path(config.data_dir) / "intel" / "feeds"  # neighbours' MISP feeds (garrison share import)
+    return IntelReloader([*config.enrich.intel, str(reported), str(feeds)])
 
 
 class IntelReloader:
@@ -260,11 +266,15 @@ class IntelReloader:
 
     def _stamp(self) -> tuple[tuple[str, float], ...]:
         import os
+        from pathlib import Path
 
         out = []
         for p in self.paths:
             try:
-                out.append((p, os.stat(p).st_mtime))
+                if os.path.isdir(p):  # a folder of lists: each file's change counts
+                    out += [(str(f), f.stat().st_mtime) for f in sorted(Path(p).rglob("*.json")) if f.is_file()]
+                else:
+                    out.append((p, os.stat(p).st_mtime))
             except OSError:
                 pass
         return tuple(out)

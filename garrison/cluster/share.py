@@ -1,0 +1,193 @@
+"""What an organisation shares with its neighbours, in the formats their tools read: STIX 2.1 bundles (built with
+the ``stix2`` library) and MISP feeds (manifest, one event, hashes), and MISP feeds of others imported as
+indicator lists.
+
+Shared: the attackers Garrison bans (addresses, ranges, sender addresses and domains) and the indicators of
+reported phishing (domains, URLs, attachment hashes), each with when it was first and last seen and until when
+it holds. Never raw events, never internal hosts or user names: descriptions say only what kind of attack it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import ipaddress
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import Engine, select
+
+from garrison.config import Config
+from garrison.errors import GarrisonError
+from garrison.store import indicators as reported
+from garrison.store import state as S
+
+US = 1_000_000
+TLP = ("clear", "green", "amber", "amber+strict", "red")
+MAX_FEED_BYTES = 64 * 1024 * 1024
+MAX_EVENTS = 10_000
+_NAMESPACE = uuid.UUID("6ba7b811-9dad-11d1-80b4-00c04fd430c8")  # uuid5 over a URL: the same indicator, the same id
+
+
+@dataclass(frozen=True)
+class Shared:
+    type: str  # ip cidr domain email url hash
+    value: str
+    first_seen: int
+    valid_until: int | None
+    kind: str  # what it did, in a few words
+    confidence: int
+
+
+def collect(engine: Engine, config: Config, now_us: int | None = None) -> list[Shared]:
+    """Everything shareable now: active bans and the reported-phish list."""
+    now = now_us or int(time.time() * US)
+    out: dict[tuple[str, str], Shared] = {}
+    d = S.decisions
+    with engine.connect() as c:
+        rows = c.execute(select(d.c.scope, d.c.value, d.c.created_at, d.c.until, d.c.origin).where(
+            d.c.deleted_at.is_(None), d.c.until > now, d.c.simulated == 0, d.c.type == "ban")).all()
+    for scope, value, created, until, origin in rows:
+        t = {"ip": "ip", "range": "cidr", "email": "email", "domain": "domain"}.get(scope)
+        if t is None:
+            continue
+        key = (t, value)
+        first = min(created, out[key].first_seen) if key in out else created
+        out[key] = Shared(t, value, first, until, "phishing sender" if t in ("email", "domain") else "attacker banned",
+                          90 if origin in ("analyst", "incident") else 75)
+    path = Path(config.data_dir) / reported.FILE
+    if path.exists():
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                t, v = row.get("type", ""), row.get("value", "")
+                try:
+                    until = int(datetime.fromisoformat(row["expires"].replace("Z", "+00:00")).timestamp() * US) if row.get("expires") else None
+                except ValueError:
+                    until = None
+                if t in ("domain", "url", "hash") and v and (until is None or until > now) and (t, v) not in out:
+                    out[(t, v)] = Shared(t, v, now, until, "reported phishing", 80)
+    return sorted(out.values(), key=lambda s: (s.type, s.value))
+
+
+def _iso(us: int) -> str:
+    return datetime.fromtimestamp(us / US, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _pattern(s: Shared) -> str:
+    v = s.value.replace("\\", "\\\\").replace("'", "\\'")
+    if s.type in ("ip", "cidr"):
+        version = ipaddress.ip_network(s.value, strict=False).version
+        return f"[ipv{version}-addr:value = '{v}']"
+    if s.type == "hash":
+        algo = {32: "MD5", 40: "SHA-1", 64: "SHA-256"}.get(len(s.value), "SHA-256")
+        return f"[file:hashes.'{algo}' = '{v}']"
+    return {"domain": f"[domain-name:value = '{v}']", "email": f"[email-addr:value = '{v}']", "url": f"[url:value = '{v}']"}[s.type]
+
+
+def stix_bundle(items: list[Shared], organisation: str, tlp: str = "amber") -> str:
+    """A STIX 2.1 bundle: the organisation's identity, a TLP marking and one indicator per item (JSON text)."""
+    import stix2
+
+    marking = {"clear": stix2.TLP_WHITE, "green": stix2.TLP_GREEN, "amber": stix2.TLP_AMBER,
+               "amber+strict": stix2.TLP_AMBER, "red": stix2.TLP_RED}[tlp]  # stix2 ships TLP 1.0's four
+    me = stix2.Identity(id=f"identity--{uuid.uuid5(_NAMESPACE, 'garrison:' + organisation)}", name=organisation,
+                        identity_class="organization")
+    objs: list[Any] = [me, marking]
+    for s in items:
+        kw: dict[str, Any] = {}
+        if s.valid_until and s.valid_until > s.first_seen:
+            kw["valid_until"] = _iso(s.valid_until)
+        objs.append(stix2.Indicator(
+            id=f"indicator--{uuid.uuid5(_NAMESPACE, f'garrison:{organisation}:{s.type}:{s.value}')}",
+            name=f"{s.kind}: {s.value}"[:250], pattern=_pattern(s), pattern_type="stix", valid_from=_iso(s.first_seen),
+            indicator_types=["malicious-activity"], confidence=s.confidence, created_by_ref=me.id,
+            object_marking_refs=[marking.id], labels=[s.kind.replace(" ", "-")], **kw))
+    return str(stix2.Bundle(objects=objs, allow_custom=False).serialize(pretty=False))
+
+
+_MISP = {"ip": ("ip-src", "Network activity"), "cidr": ("ip-src", "Network activity"), "domain": ("domain", "Network activity"),
+         "email": ("email-src", "Payload delivery"), "url": ("url", "Payload delivery"), "hash": ("sha256", "Payload delivery")}
+
+
+def misp_feed(items: list[Shared], organisation: str, out: Path, tlp: str = "amber") -> str:
+    """A MISP feed in ``out``: ``manifest.json``, one event (``<uuid>.json``) and ``hashes.csv``; returns the event's uuid."""
+    now = int(time.time())
+    day = time.strftime("%Y-%m-%d", time.gmtime(now))
+    eid = str(uuid.uuid5(_NAMESPACE, f"garrison:{organisation}:{day}"))
+    org = {"name": organisation, "uuid": str(uuid.uuid5(_NAMESPACE, "garrison-org:" + organisation))}
+    attrs = []
+    for s in items:
+        typ, cat = _MISP[s.type]
+        if s.type == "hash":
+            typ = {32: "md5", 40: "sha1", 64: "sha256"}.get(len(s.value), "sha256")
+        attrs.append({"uuid": str(uuid.uuid5(_NAMESPACE, f"{eid}:{s.type}:{s.value}")), "type": typ, "category": cat,
+                      "value": s.value, "to_ids": True, "comment": s.kind, "timestamp": str(s.first_seen // US),
+                      "distribution": "5", "disable_correlation": False, "object_relation": None,
+                      "first_seen": _iso(s.first_seen), "last_seen": _iso(min(s.valid_until or now * US, now * US))})
+    tag = {"name": f"tlp:{tlp}", "colour": "#FFC000" if tlp.startswith("amber") else "#33FF00" if tlp == "green" else
+           "#FFFFFF" if tlp == "clear" else "#FF2B2B"}
+    event = {"uuid": eid, "info": f"{organisation}: attackers and phishing, {day}", "date": day, "threat_level_id": "2",
+             "analysis": "2", "timestamp": str(now), "publish_timestamp": str(now), "published": True, "Orgc": org,
+             "Tag": [tag], "Attribute": attrs}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{eid}.json").write_bytes(orjson.dumps({"Event": event}))
+    manifest = {eid: {k: event[k] for k in ("info", "date", "threat_level_id", "analysis", "timestamp", "publish_timestamp", "Orgc")}
+                | {"Tag": [tag]}}
+    (out / "manifest.json").write_bytes(orjson.dumps(manifest))
+    with open(out / "hashes.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        for a in attrs:
+            w.writerow([hashlib.md5(a["value"].encode(), usedforsecurity=False).hexdigest(), eid])
+    return eid
+
+
+def _read(src: str, name: str, client: httpx.Client | None) -> bytes:
+    if client is None:
+        p = Path(src) / name
+        if p.stat().st_size > MAX_FEED_BYTES:
+            raise GarrisonError(f"{p}: over {MAX_FEED_BYTES:,} bytes")
+        return p.read_bytes()
+    r = client.get(f"{src.rstrip('/')}/{name}")
+    if r.status_code != 200:
+        raise GarrisonError(f"{src}/{name}: HTTP {r.status_code}")
+    if len(r.content) > MAX_FEED_BYTES:
+        raise GarrisonError(f"{src}/{name}: over {MAX_FEED_BYTES:,} bytes")
+    return r.content
+
+
+def import_misp_feed(config: Config, src: str, name: str) -> dict[str, int]:
+    """A MISP feed (a folder or its URL) copied event by event into ``data/intel/feeds/NAME/``, which the intel
+    stage loads; events already held and unchanged are not fetched again."""
+    dest = Path(config.data_dir) / "intel" / "feeds" / "".join(c for c in name if c.isalnum() or c in "-_")[:64]
+    dest.mkdir(parents=True, exist_ok=True)
+    client = httpx.Client(timeout=30, follow_redirects=False) if src.startswith(("http://", "https://")) else None
+    try:
+        manifest = orjson.loads(_read(src, "manifest.json", client))
+        if not isinstance(manifest, dict):
+            raise GarrisonError(f"{src}/manifest.json: not a MISP feed manifest (expected an object of events)")
+        got = skipped = 0
+        for eid, meta in list(manifest.items())[:MAX_EVENTS]:
+            try:
+                uuid.UUID(str(eid))
+            except ValueError:
+                continue  # never a path: a manifest key becomes a file name only when it is a uuid
+            target = dest / f"{eid}.json"
+            stamp = str((meta or {}).get("timestamp", ""))
+            if target.exists() and stamp and orjson.loads(target.read_bytes()).get("Event", {}).get("timestamp") == stamp:
+                skipped += 1
+                continue
+            doc = orjson.loads(_read(src, f"{eid}.json", client))
+            if not isinstance(doc, dict) or not isinstance(doc.get("Event"), dict):
+                raise GarrisonError(f"{src}/{eid}.json: not a MISP event")
+            target.write_bytes(orjson.dumps(doc))
+            got += 1
+        return {"events": got, "unchanged": skipped}
+    finally:
+        if client is not None:
+            client.close()
