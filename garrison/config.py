@@ -295,6 +295,8 @@ class AwarenessConfig:
     pass_mark: int = 70  # percent of quiz answers right that completes a module
     submit_risk: int = 25  # risk a user carries after submitting credentials in a simulation (decays as any risk)
     trusted_proxies: list[str] = field(default_factory=list)  # reverse proxies whose X-Forwarded-For names the visitor
+    staff: str | None = None  # CSV of everyone (email, name, department), for scheduled training
+    schedule: list[dict[str, Any]] = field(default_factory=list)  # [{module: passwords_mfa, every_days: 365}]: to all staff
 
 
 @dataclass(frozen=True)

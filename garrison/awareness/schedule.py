@@ -33,6 +33,7 @@ def send_plain(config: Config, to: str, subject: str, text: str) -> None:
 
 def tick(engine: Engine, config: Config) -> dict[str, int]:
     out = {"sent": 0, "assigned": 0, "mailed": 0}
+    out["assigned"] += training.scheduled(engine, config)
     with engine.connect() as c:
         if c.execute(select(A.aw_campaigns.c.id).limit(1)).first() is None and \
                 c.execute(select(A.aw_training.c.id).limit(1)).first() is None:

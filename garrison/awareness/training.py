@@ -135,3 +135,28 @@ def status(engine: Engine) -> list[dict[str, Any]]:
         scores = s.pop("scores")
         s["average_score"] = round(sum(scores) / len(scores)) if scores else None
     return sorted(out.values(), key=lambda s: (s["module"], s["department"]))
+
+
+def scheduled(engine: Engine, config: Config, now_us: int | None = None) -> int:
+    """``awareness.schedule``: each module is assigned to everyone in ``awareness.staff`` every ``every_days``."""
+    a = config.awareness
+    if not a.schedule:
+        return 0
+    if not a.staff:
+        raise GarrisonError("awareness.schedule needs awareness.staff, a CSV of everyone (email, name, department)")
+    from garrison.awareness.campaigns import targets_from_csv
+
+    now = now_us or int(time.time() * US)
+    n = 0
+    for item in a.schedule:
+        module, every = str(item.get("module")), float(item.get("every_days", 365))
+        with engine.connect() as c:
+            last = c.execute(select(A.aw_training.c.assigned_at).where(
+                A.aw_training.c.module == module, A.aw_training.c.reason.like("scheduled for everyone%"))
+                .order_by(A.aw_training.c.assigned_at.desc()).limit(1)).scalar()
+        if last is not None and now - last < every * DAY:
+            continue
+        people = [{"email": t.email, "name": t.name, "department": t.department} for t in targets_from_csv(a.staff)]
+        n += assign(engine, config, people, module, f"scheduled for everyone every {every:g} days ({time.strftime('%Y-%m-%d', time.gmtime(now / US))})",
+                    "schedule")
+    return n

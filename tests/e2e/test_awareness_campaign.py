@@ -110,6 +110,7 @@ def test_campaign_to_200_staff(tmp_path, world):
             h = {"X-Forwarded-For": f"10.20.{i}.{i + 1}", "User-Agent": EDGE}
             web.get(links[to], headers=h)
             token = links[to].rsplit("/", 1)[1].split("?")[0]
+            assert web.get(f"http://127.0.0.1:{http}/t/o/{token}.gif", headers=h).headers["content-type"] == "image/gif"
             assert web.post(f"http://127.0.0.1:{http}/t/b/{token}", headers=h).status_code == 204
             if i < 10:  # ten also submit, as a browser would post even if it sent the typed fields
                 r = web.post(f"http://127.0.0.1:{http}/t/s/{token}?js=1", headers=h, data={"password": SECRET, "email": to})
@@ -140,6 +141,8 @@ def test_campaign_to_200_staff(tmp_path, world):
         assert r["clicked"] == 21.0 and r["submitted"] == 6.0  # 42 people clicked, 12 submitted: scanners not counted
         assert r["first_report_minutes"] is not None and r["scanner_visits"] >= 250
         assert {d["department"] for d in r["departments"]} == set(DEPTS) and all(d["delivered"] == 40 for d in r["departments"])
+        (listed,) = _json(cfg, "campaigns", "list")
+        assert listed["name"] == "march-invoice" and listed["sent"] == 200 and listed["status"] == "done"
 
         # training: assigned to the 42 who clicked, emailed with their links; one completed in Chromium, ten by form
         deadline = time.time() + 60
