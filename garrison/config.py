@@ -300,6 +300,15 @@ class AwarenessConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """The regional cluster (``garrison/cluster``): ``hub`` serves TAXII 2.1 to the members it issued keys to."""
+    role: str = "off"  # off | hub
+    title: str = "Regional cyber-security cluster"
+    max_content_bytes: int = 10 * 1024 * 1024  # one push
+    page_size: int = 500  # objects per TAXII page at most
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: str = "./garrison-data"
     organization: str = "default"
@@ -319,6 +328,7 @@ class Config:
     microsoft: MicrosoftConfig = field(default_factory=MicrosoftConfig)
     reporting: ReportingConfig = field(default_factory=ReportingConfig)
     awareness: AwarenessConfig = field(default_factory=AwarenessConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     @property
     def data_path(self) -> Path:

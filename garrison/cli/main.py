@@ -20,7 +20,7 @@ COMMANDS = {
     "unban": "decisions", "decisions": "decisions", "blocklist": "decisions", "bouncers": "decisions",
     "evaluate-suites": "evaluate", "incidents": "incidents", "suppressions": "incidents", "simulate": "simulate",
     "replay": "simulate", "evaluate": "simulate", "report": "report", "reports": "report", "users": "users",
-    "connectors": "connectors", "act": "act", "mail": "mail", "campaigns": "campaigns", "training": "campaigns", "share": "share",
+    "connectors": "connectors", "act": "act", "mail": "mail", "campaigns": "campaigns", "training": "campaigns", "share": "share", "cluster": "share",
 }
 
 

@@ -57,4 +57,88 @@ def import_cmd(ctx: Context, source: str, name: str, as_json: bool) -> None:
         console.print(f"{name}: {r['events']} events fetched, {r['unchanged']} unchanged")
 
 
-COMMANDS = [share]
+def _member(hub: str, member: str, key_file: str) -> tuple[str, str, str]:
+    try:
+        return hub, member, Path(key_file).read_text().strip()
+    except OSError as e:
+        raise click.ClickException(f"{key_file}: cannot read the member key ({e.strerror})") from e
+
+
+@share.command("push")
+@click.option("--hub", required=True, help="The hub's URL (its garrison serve address).")
+@click.option("--member", required=True, help="This organisation's member name on the hub.")
+@click.option("--key-file", required=True, type=click.Path(dir_okay=False), help="The key the hub issued.")
+@click.option("--tlp", type=click.Choice(["clear", "green", "amber", "amber+strict", "red"]), default="amber", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def push_cmd(ctx: Context, hub: str, member: str, key_file: str, tlp: str, as_json: bool) -> None:
+    """Share our indicators with the cluster hub (TAXII 2.1)."""
+    from garrison.cluster.share import collect, push, stix_bundle
+
+    url, name, key = _member(hub, member, key_file)
+    try:
+        r = push(url, name, key, stix_bundle(collect(ctx.engine, ctx.config), ctx.config.awareness.organisation, tlp))
+    except Exception as e:  # taxii2-client raises requests' and its own errors
+        raise click.ClickException(f"{hub}: {type(e).__name__}: {e} (check --hub, --member and the key)") from e
+    json_line(r) if as_json else console.print(f"{r['success']} of {r['total']} objects taken by the hub")
+
+
+@share.command("poll")
+@click.option("--hub", required=True)
+@click.option("--member", required=True)
+@click.option("--key-file", required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def poll_cmd(ctx: Context, hub: str, member: str, key_file: str, as_json: bool) -> None:
+    """Fetch what the cluster shared since the last poll into our indicator lists."""
+    from garrison.cluster.share import poll
+
+    url, name, key = _member(hub, member, key_file)
+    try:
+        r = poll(ctx.config, url, name, key)
+    except Exception as e:  # taxii2-client raises requests' and its own errors
+        raise click.ClickException(f"{hub}: {type(e).__name__}: {e} (check --hub, --member and the key)") from e
+    json_line(r) if as_json else console.print(f"{r['objects']} new objects from the cluster")
+
+
+@click.group()
+def cluster() -> None:
+    """The cluster hub's members (on the hub: cluster.role: hub)."""
+
+
+@cluster.group("members")
+def members_group() -> None:
+    """Members of the cluster and their keys."""
+
+
+@members_group.command("add")
+@click.argument("name")
+@pass_ctx
+def members_add(ctx: Context, name: str) -> None:
+    """Issue a member key (printed once; give it to the member over a trusted channel)."""
+    from garrison.cluster.hub import add_member
+
+    try:
+        click.echo(add_member(ctx.engine, name, "cli"))
+    except GarrisonError as e:
+        raise click.ClickException(str(e)) from e
+
+
+@members_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def members_list(ctx: Context, as_json: bool) -> None:
+    from garrison.cli._context import fitted, out
+    from garrison.cluster.hub import members
+    from garrison.model import iso_from_us
+
+    rows = members(ctx.engine)
+    if as_json:
+        for r in rows:
+            json_line(r)
+        return
+    out.print(fitted(None, ["member", "added", "last exchange"], [[r["name"], iso_from_us(r["created_at"])[:16],
+                                                                   iso_from_us(r["last_seen"])[:16] if r["last_seen"] else "never"] for r in rows]))
+
+
+COMMANDS = [share, cluster]

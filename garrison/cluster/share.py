@@ -191,3 +191,52 @@ def import_misp_feed(config: Config, src: str, name: str) -> dict[str, int]:
     finally:
         if client is not None:
             client.close()
+
+
+def _collection(hub_url: str, member: str, key: str, title: str) -> Any:
+    from taxii2client.v21 import Server
+
+    server = Server(hub_url.rstrip("/") + "/taxii2/", user=member, password=key)
+    for root in server.api_roots:
+        for c in root.collections:
+            if c.title == title:
+                return c
+    raise GarrisonError(f"{hub_url}: no collection {title!r} on the hub (is cluster.role: hub set there?)")
+
+
+def push(hub_url: str, member: str, key: str, bundle_json: str) -> dict[str, Any]:
+    """Our shareable indicators to the hub's shared collection (TAXII 2.1, through taxii2-client); its status."""
+    objects = orjson.loads(bundle_json)["objects"]
+    col = _collection(hub_url, member, key, "Shared indicators and sightings")
+    st = col.add_objects(orjson.dumps({"objects": objects}).decode(), wait_for_completion=False)
+    return {"total": st.total_count, "success": st.success_count, "failure": st.failure_count}
+
+
+def poll(config: Config, hub_url: str, member: str, key: str) -> dict[str, int]:
+    """New objects of the hub's shared collection since the last poll, kept as STIX bundles in
+    ``data/intel/feeds/cluster/`` (the intel stage loads them). The checkpoint is the hub's own
+    ``X-TAXII-Date-Added-Last``, so no clock but the hub's decides what is new."""
+    col = _collection(hub_url, member, key, "Shared indicators and sightings")
+    dest = Path(config.data_dir) / "intel" / "feeds" / "cluster"
+    dest.mkdir(parents=True, exist_ok=True)
+    mark = dest / ".added_after"
+    since = mark.read_text().strip() if mark.exists() else None
+    got, nxt = 0, None
+    with httpx.Client(auth=(member, key), timeout=30, headers={"Accept": "application/taxii+json;version=2.1"}) as http:
+        for _ in range(10_000):  # pages; a bound, not a limit anyone reaches
+            params = {k: v for k, v in (("added_after", since), ("next", nxt)) if v}
+            r = http.get(col.url + "objects/", params=params)
+            if r.status_code != 200:
+                raise GarrisonError(f"{hub_url}: HTTP {r.status_code} reading the shared collection")
+            env = r.json()
+            objs = [o for o in env.get("objects", []) if isinstance(o, dict)]
+            if objs:
+                got += len(objs)
+                (dest / f"{int(time.time() * US)}-{got}.json").write_bytes(
+                    orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objs}))
+                if r.headers.get("X-TAXII-Date-Added-Last"):
+                    mark.write_text(r.headers["X-TAXII-Date-Added-Last"])
+            nxt = env.get("next")
+            if not env.get("more") or not nxt:
+                break
+    return {"objects": got}

@@ -168,7 +168,8 @@ class IntelIndex:
 def load_intel(paths: Sequence[str | Path]) -> IntelIndex:
     idx = IntelIndex()
     for p in map(Path, paths):
-        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+        # a folder's hidden files are not lists (a feed's checkpoint, an editor's swap file)
+        files = sorted(q for q in p.rglob("*") if q.is_file() and not q.name.startswith(".")) if p.is_dir() else [p]
         for f in files:
             inds, errs = load_file(f)
             for ind in inds:

@@ -93,6 +93,10 @@ def create_app(config: Config, engine: Engine, sink: Sink, store: Any = None, he
     from garrison.web.awareness import build_awareness_router
 
     app.include_router(build_awareness_router(config, engine))
+    if config.cluster.role == "hub":
+        from garrison.web.taxii import build_taxii_router
+
+        app.include_router(build_taxii_router(config, engine))
     if store is not None:
         from garrison.web.console import mount_console
 
