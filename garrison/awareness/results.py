@@ -111,3 +111,14 @@ def resembles(subject: str, text: str, threshold: float = 0.35) -> str | None:
             if j > score:
                 best, score = tid, j
     return f"{templates()[best]['title']} ({best})" if best and score >= threshold else None
+
+
+def latest_by_department(engine: Engine, start_us: int, end_us: int) -> dict[str, Any] | None:
+    """The period's latest simulation, department by department, for the committee report (people only)."""
+    rows = [r for r in trend(engine) if start_us <= r["start_at"] < end_us and r["delivered"]]
+    if not rows:
+        return None
+    r = campaign_results(engine, rows[-1]["campaign"])
+    return {"campaign": r["campaign"], "departments": [
+        {"department": d["department"], "tested": d["delivered"], "clicked": d["clicked"], "reported": d["reported"]}
+        for d in r["departments"]]}

@@ -60,19 +60,20 @@ def _logo(path: str | None) -> str | None:
     return f"data:{mime};base64,{base64.b64encode(p.read_bytes()).decode()}"
 
 
-def _context(r: Report, logo: str | None, training: str | None, fmt: str) -> dict[str, Any]:
+def _context(r: Report, logo: str | None, training: str | None, fmt: str, awareness: dict[str, Any] | None = None) -> dict[str, Any]:
     summarised = len(r.incidents) > LIST_ALL_UP_TO
     return {"r": r, "story": narrative(r), "names": CATEGORY_NAMES, "duration": duration, "country": country_name, "logo": _logo(logo),
             "glossary": words_used(r), "breach_words": breach_words(r), "glossary_text": GLOSSARY, "training": training, "listed": highlighted(r),
             "summarised": summarised, "summary": by_month_and_kind(r, short_kind) if summarised else ([], []),
             # A printed report stays readable: the full list of a busy year is for the screen.
-            "appendix": summarised and fmt != "pdf"}
+            "appendix": summarised and fmt != "pdf", "awareness": awareness}
 
 
-def render(r: Report, fmt: str, logo: str | None = None, training: str | None = None, stem: str = "report") -> Rendered:
+def render(r: Report, fmt: str, logo: str | None = None, training: str | None = None, stem: str = "report",
+           awareness: dict[str, Any] | None = None) -> Rendered:
     if fmt not in FORMATS:
         raise GarrisonError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
-    ctx = _context(r, logo, training, fmt)
+    ctx = _context(r, logo, training, fmt, awareness)
     charts = C.charts(r)
     if fmt == "md":
         files = {f"{stem}.charts/{c.name}.png": C.png(c) for c in charts}
@@ -95,11 +96,11 @@ def generate(engine: Engine, period: Period, organization: str, fmt: str, logo: 
              org_id: str | None = None, stem: str = "report") -> Rendered:
     """Figures from the store, rendered: what ``garrison report`` and the console call. ``stem`` names a
     Markdown report's chart folder (``STEM.charts/``), written beside it."""
-    from garrison.awareness.results import committee_sentence
+    from garrison.awareness.results import committee_sentence, latest_by_department
 
     r = build(engine, period, organization, incident_summary, org_id)
-    training = committee_sentence(engine, _us(period.start), _us(period.end, end=True))
-    return render(r, fmt, logo, training=training, stem=stem)
+    span = (_us(period.start), _us(period.end, end=True))
+    return render(r, fmt, logo, training=committee_sentence(engine, *span), stem=stem, awareness=latest_by_department(engine, *span))
 
 
 def write(rendered: Rendered, out: Path) -> None:

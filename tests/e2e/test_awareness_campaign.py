@@ -170,7 +170,9 @@ def test_campaign_to_200_staff(tmp_path, world):
             assert "march-invoice" in page and all(d in page for d in DEPTS) and "link scanners were recognised" in page
         report = tmp_path / "report.md"
         _garrison(cfg, "report", "--period", "30d", "--format", "md", "--out", str(report), env=os.environ)
-        assert "of staff clicked a test phishing email and 15% reported it" in report.read_text()
+        text = report.read_text()
+        assert "of staff clicked a test phishing email and 15% reported it" in text
+        assert "## Staff and test phishing emails" in text and all(f"| {d} | 40 |" in text for d in DEPTS)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
