@@ -302,8 +302,14 @@ class AwarenessConfig:
 @dataclass(frozen=True)
 class ClusterConfig:
     """The regional cluster (``garrison/cluster``): ``hub`` serves TAXII 2.1 to the members it issued keys to."""
-    role: str = "off"  # off | hub
+    role: str = "off"  # off | hub (a hub's own organisation is also a member: give it hub_url, member and key_file too)
     title: str = "Regional cyber-security cluster"
+    hub_url: str = ""  # a member: where the hub is; garrison serve then pushes and polls every sync_seconds
+    member: str = ""  # our member name on the hub
+    key_file: str | None = None  # the key the hub issued (never in the YAML itself)
+    sync_seconds: float = 60.0
+    adopt_bans: bool = True  # other members' banned attackers are banned here too (never our own or partners' ranges)
+    adopt_hours: float = 24.0  # for how long, when the member gave no expiry
     max_content_bytes: int = 10 * 1024 * 1024  # one push
     page_size: int = 500  # objects per TAXII page at most
 

@@ -15,6 +15,16 @@ from garrison.report.schedule import send_monthly
 from garrison.web.app import create_app
 
 
+def scheduled_work(engine, config) -> None:  # type: ignore[no-untyped-def]
+    """What garrison serve runs every minute: the awareness programme's sending, the cluster exchange."""
+    from garrison.cluster.member import scheduled
+
+    try:
+        tick(engine, config)
+    finally:
+        scheduled(engine, config)
+
+
 @click.command("serve")
 @click.option("--demo", is_flag=True, help="First generate and load a day of demo logs.")
 @click.option("--demo-recordings", type=click.Path(exists=True, file_okay=False),
@@ -31,7 +41,7 @@ def serve(ctx: Context, demo: bool, demo_recordings: str | None) -> None:
     console.print(f"[green]garrison[/] serving HTTP on http://{cfg.ingest.http} (HEC: /services/collector/event), "
                   f"syslog udp={cfg.ingest.syslog_udp} tcp={cfg.ingest.syslog_tcp} tls={cfg.ingest.syslog_tls}; "
                   f"data in {cfg.data_path}; health at /healthz")
-    code = asyncio.run(service.run(app, send_monthly, tick))
+    code = asyncio.run(service.run(app, send_monthly, scheduled_work))
     if code:
         console.print(f"[red]garrison serve stopped with an error (exit {code})[/]: see the log above")
         sys.exit(code)

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, insert, select, update
 
+from garrison.cluster.share import _VALUE_OF
 from garrison.errors import GarrisonError
 from garrison.store import state_cluster as C
 from garrison.store.records import audit
@@ -86,12 +87,20 @@ def add_objects(engine: Engine, collection: str, objects: list[Any], member: str
             refused.append({"id": str(o.get("id") if isinstance(o, dict) else "?")[:128], "message": str(e)[:200]})
     refused += [{"id": "?", "message": f"more than {MAX_OBJECTS} objects in one push"}] * (len(objects) > MAX_OBJECTS)
     sid = str(uuid.uuid4())
+    taken = len(rows)  # a version already held counts as taken: it is there, once
     with engine.begin() as c:
+        if rows:  # a version already held is not added twice (TAXII keeps versions, not copies)
+            t = C.cluster_objects
+            held = {(r[0], r[1]) for r in c.execute(select(t.c.stix_id, t.c.version).where(
+                t.c.collection == collection, t.c.stix_id.in_([x["stix_id"] for x in rows])))}
+            rows = [x for x in rows if (x["stix_id"], x["version"]) not in held]
         if rows:
             c.execute(insert(C.cluster_objects), rows)
+            _correlate(c, rows, member, now)
         c.execute(insert(C.cluster_status).values(id=sid, member=member, created_at=now, total=len(objects),
-                                                  success=len(rows), failure=len(refused), detail=orjson.dumps(refused).decode()))
-        audit(c, member, "cluster.push", f"collection:{collection}", {"added": len(rows), "refused": len(refused)})
+                                                  success=taken, failure=len(objects) - taken, detail=orjson.dumps(refused).decode()))
+        audit(c, member, "cluster.push", f"collection:{collection}", {"added": len(rows), "held": taken - len(rows),
+                                                                       "refused": len(refused)})
     return status(engine, sid) or {}
 
 
@@ -121,3 +130,49 @@ def objects(engine: Engine, collection: str, added_after: int | None, limit: int
     rows = rows[:limit]
     return ([orjson.loads(r[2]) for r in rows], rows[-1][0] if more else None,
             rows[0][1] if rows else None, rows[-1][1] if rows else None)
+
+
+WINDOW_US = 24 * 3600 * US
+MIN_MEMBERS = 2
+
+
+def _indicator_value(c: Any, stix_id: str, pushed: dict[str, dict[str, Any]]) -> str | None:
+    body = pushed.get(stix_id)
+    if body is None:
+        row = c.execute(select(C.cluster_objects.c.body).where(C.cluster_objects.c.stix_id == stix_id)
+                        .order_by(C.cluster_objects.c.id.desc()).limit(1)).first()
+        body = orjson.loads(row[0]) if row else None
+    m = _VALUE_OF.search(str((body or {}).get("pattern", "")))
+    return m.group(1) if m else None
+
+
+def _correlate(c: Any, rows: list[dict[str, Any]], member: str, now: int) -> None:
+    """Sightings of one indicator by several members within a day raise a cluster incident: a STIX grouping in the
+    incidents collection naming every member that saw it ("also seen at")."""
+    import stix2
+
+    pushed = {r["stix_id"]: orjson.loads(r["body"]) for r in rows}
+    t = C.cluster_sightings
+    for r in rows:
+        if r["type"] != "sighting":
+            continue
+        value = _indicator_value(c, str(pushed[r["stix_id"]].get("sighting_of_ref")), pushed)
+        if value is None:
+            continue
+        old = c.execute(select(t.c.count).where(t.c.value == value, t.c.member == member)).first()
+        if old:
+            c.execute(update(t).where(t.c.value == value, t.c.member == member).values(last_seen=now, count=old[0] + 1))
+        else:
+            c.execute(insert(t).values(value=value, member=member, first_seen=now, last_seen=now, count=1))
+        seen = c.execute(select(t.c.member, t.c.incident_at).where(t.c.value == value, t.c.last_seen >= now - WINDOW_US)).all()
+        named = {m for m, at in seen if at is not None and at >= now - WINDOW_US}
+        everyone = sorted(m for m, _ in seen)
+        if len(everyone) < MIN_MEMBERS or set(everyone) <= named:
+            continue  # not yet several members, or an incident already names each of them
+        ind = str(pushed[r["stix_id"]].get("sighting_of_ref"))
+        g = stix2.Grouping(context="suspicious-activity", name=f"The same attacker at {len(everyone)} members: {value}"[:250],
+                           description="Seen at: " + ", ".join(everyone), object_refs=[ind], labels=["cluster-incident"])
+        c.execute(insert(C.cluster_objects).values(collection=INCIDENTS, stix_id=g.id, type="grouping", version=str(g.modified),
+                                                   added_at=now, member="hub", body=g.serialize()))
+        c.execute(update(t).where(t.c.value == value, t.c.member.in_(everyone)).values(incident_at=now))
+        audit(c, "hub", "cluster.incident", f"indicator:{value}", {"members": everyone})

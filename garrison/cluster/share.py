@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import ipaddress
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -51,8 +52,9 @@ def collect(engine: Engine, config: Config, now_us: int | None = None) -> list[S
     out: dict[tuple[str, str], Shared] = {}
     d = S.decisions
     with engine.connect() as c:
+        # a ban adopted from the cluster ("feed") is not ours to share again, nor a sighting of ours
         rows = c.execute(select(d.c.scope, d.c.value, d.c.created_at, d.c.until, d.c.origin).where(
-            d.c.deleted_at.is_(None), d.c.until > now, d.c.simulated == 0, d.c.type == "ban")).all()
+            d.c.deleted_at.is_(None), d.c.until > now, d.c.simulated == 0, d.c.type == "ban", d.c.origin != "feed")).all()
     for scope, value, created, until, origin in rows:
         t = {"ip": "ip", "range": "cidr", "email": "email", "domain": "domain"}.get(scope)
         if t is None:
@@ -97,19 +99,29 @@ def stix_bundle(items: list[Shared], organisation: str, tlp: str = "amber") -> s
     marking = {"clear": stix2.TLP_WHITE, "green": stix2.TLP_GREEN, "amber": stix2.TLP_AMBER,
                "amber+strict": stix2.TLP_AMBER, "red": stix2.TLP_RED}[tlp]  # stix2 ships TLP 1.0's four
     me = stix2.Identity(id=f"identity--{uuid.uuid5(_NAMESPACE, 'garrison:' + organisation)}", name=organisation,
-                        identity_class="organization")
+                        identity_class="organization", created="2026-01-01T00:00:00.000Z", modified="2026-01-01T00:00:00.000Z")
     objs: list[Any] = [me, marking]
     for s in items:
         kw: dict[str, Any] = {}
         if s.valid_until and s.valid_until > s.first_seen:
             kw["valid_until"] = _iso(s.valid_until)
-        objs.append(stix2.Indicator(
+        ind = stix2.Indicator(
             id=f"indicator--{uuid.uuid5(_NAMESPACE, f'garrison:{organisation}:{s.type}:{s.value}')}",
             name=f"{s.kind}: {s.value}"[:250], pattern=_pattern(s), pattern_type="stix", valid_from=_iso(s.first_seen),
             indicator_types=["malicious-activity"], confidence=s.confidence, created_by_ref=me.id,
-            object_marking_refs=[marking.id], labels=[s.kind.replace(" ", "-")], **kw))
+            created=_iso(s.first_seen), modified=_iso(s.first_seen),  # the same ban is the same version: pushed once
+            object_marking_refs=[marking.id], labels=[s.kind.replace(" ", "-")], **kw)
+        objs.append(ind)
+        if s.type in ("ip", "cidr", "domain", "email"):  # we saw it attack us: a sighting, by us, with no more detail
+            objs.append(stix2.Sighting(
+                id=f"sighting--{uuid.uuid5(_NAMESPACE, f'garrison:{organisation}:sighting:{s.type}:{s.value}')}",
+                sighting_of_ref=ind.id, where_sighted_refs=[me.id], first_seen=_iso(s.first_seen),
+                last_seen=_iso(s.first_seen + US), count=1, created_by_ref=me.id, object_marking_refs=[marking.id],
+                created=_iso(s.first_seen), modified=_iso(s.first_seen)))
     return str(stix2.Bundle(objects=objs, allow_custom=False).serialize(pretty=False))
 
+
+_VALUE_OF = re.compile(r"\[[\w-]+:(?:value|hashes\.'[^']+')\s*=\s*'((?:[^'\\]|\\.)*)'\]")
 
 _MISP = {"ip": ("ip-src", "Network activity"), "cidr": ("ip-src", "Network activity"), "domain": ("domain", "Network activity"),
          "email": ("email-src", "Payload delivery"), "url": ("url", "Payload delivery"), "hash": ("sha256", "Payload delivery")}

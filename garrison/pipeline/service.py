@@ -305,7 +305,7 @@ class Service:
             try:
                 await asyncio.to_thread(self._minutely, self.engine, self.cfg)
             except Exception as e:  # noqa: BLE001 - retried next minute; the log says why
-                log.warning("scheduled awareness work failed: %s (retried in a minute)", describe(e))
+                log.warning("scheduled work failed: %s (retried next round)", describe(e))
             await asyncio.sleep(self.cfg.service.scheduler_seconds)
 
     async def _maintenance(self) -> None:

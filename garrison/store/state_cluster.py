@@ -38,3 +38,13 @@ cluster_status = Table(
     Column("failure", Integer, nullable=False),
     Column("detail", Text, nullable=False),  # JSON: the objects refused and why
 )
+
+cluster_sightings = Table(
+    "cluster_sightings", metadata,  # the hub's memory of who saw what: correlation across members
+    Column("value", String(512), primary_key=True),  # an indicator's value (an address, a domain)
+    Column("member", String(128), primary_key=True),
+    Column("first_seen", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("incident_at", BigInteger),  # when a cluster incident last named this value
+)

@@ -44,6 +44,7 @@ def test_stix_bundle_is_valid_and_reads_back(tmp_path):
     assert result.is_valid and not result.errors, result.as_dict()
     bundle = stix2.parse(text, allow_custom=False)
     assert sum(1 for o in bundle.objects if o.type == "indicator") == len(items)
+    assert sum(1 for o in bundle.objects if o.type == "sighting") == 5  # what attacked us: addresses, range, sender, domain
     assert "alice" not in text  # internal user names never leave (the ban's reason named one)
     (tmp_path / "b.json").write_text(text)
     idx = load_intel([tmp_path / "b.json"])

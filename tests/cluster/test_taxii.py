@@ -50,10 +50,10 @@ def test_push_poll_and_standard_clients(tmp_path, hub):
         _g(tmp_path / "hospital", "ban", ip, "--duration", "2h", "--reason", "ssh brute force")
     pushed = json.loads(_g(tmp_path / "hospital", "share", "push", "--hub", url, "--member", "hospital", "--key-file",
                            str(tmp_path / "hospital.key"), "--json"))
-    assert pushed == {"total": 5, "success": 5, "failure": 0}  # identity, marking, three indicators
+    assert pushed == {"total": 8, "success": 8, "failure": 0}  # identity, marking, three indicators and their sightings
     polled = json.loads(_g(tmp_path / "airport", "share", "poll", "--hub", url, "--member", "airport", "--key-file",
                            str(tmp_path / "airport.key"), "--json"))
-    assert polled == {"objects": 5}
+    assert polled == {"objects": 8}
     idx = load_intel([tmp_path / "airport" / "intel" / "feeds"])
     assert idx.ip("203.0.113.50") and idx.ip("198.51.100.9") and not idx.errors
     assert json.loads(_g(tmp_path / "airport", "share", "poll", "--hub", url, "--member", "airport", "--key-file",
@@ -64,7 +64,7 @@ def test_push_poll_and_standard_clients(tmp_path, hub):
     shared = next(c for c in root.collections if c.can_write)
     pages = list(as_pages(shared.get_objects, per_request=2))
     objs = [o for p in pages for o in p.get("objects", [])]
-    assert len(pages) == 3 and len(objs) == 5  # the hub's page size is 2: paging through next
+    assert len(pages) == 4 and len(objs) == 8  # the hub's page size is 2: paging through next
     for o in objs:
         r = validate_parsed_json(o, ValidationOptions(strict=False))
         assert r.is_valid and not r.errors, r.as_dict()

@@ -1,0 +1,174 @@
+"""A member's exchange with the cluster hub, run by ``garrison serve`` every ``cluster.sync_seconds``: our bans and
+sightings pushed, the others' polled into our indicator lists and (``cluster.adopt_bans``) banned here too, and each
+cluster incident naming us raised here as "also seen at" the other members. The hub being down is logged and
+retried: nothing is lost, the next round catches up from the hub's own checkpoint times.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import requests
+from sqlalchemy import Engine, and_, insert, select
+
+from garrison.cluster.share import _VALUE_OF, collect, push, stix_bundle
+from garrison.config import Config, read_secret_from
+from garrison.errors import GarrisonError
+from garrison.model.decision import Decision
+from garrison.model.inventory import load_inventory
+from garrison.respond.decisions import add_decision
+from garrison.respond.safety import protected_reason
+from garrison.store import state as S
+from garrison.store.records import audit
+from garrison.triage.cases import comment
+
+log = logging.getLogger("garrison.cluster")
+US = 1_000_000
+OPEN = ("new", "investigating", "contained")
+
+
+def _key(config: Config) -> str:
+    key = read_secret_from(config.cluster.key_file, None, "cluster.key")
+    if not key:
+        raise GarrisonError("cluster.key_file: the member key the hub issued is needed to exchange with it")
+    return key
+
+
+def _pages(http: httpx.Client, url: str, mark: Path) -> list[dict[str, Any]]:
+    since = mark.read_text().strip() if mark.exists() else None
+    out: list[dict[str, Any]] = []
+    nxt = None
+    for _ in range(10_000):
+        r = http.get(url, params={k: v for k, v in (("added_after", since), ("next", nxt)) if v})
+        if r.status_code != 200:
+            raise GarrisonError(f"{url}: HTTP {r.status_code}")
+        env = r.json()
+        out += [o for o in env.get("objects", []) if isinstance(o, dict)]
+        if r.headers.get("X-TAXII-Date-Added-Last"):
+            mark.write_text(r.headers["X-TAXII-Date-Added-Last"])
+        nxt = env.get("next")
+        if not env.get("more") or not nxt:
+            break
+    return out
+
+
+def _push_new(engine: Engine, config: Config, key: str, seen_file: Path) -> int:
+    """Only what the hub has not had from us (by id and version), so a quiet day costs one small request."""
+    cl = config.cluster
+    objs = orjson.loads(stix_bundle(collect(engine, config), config.awareness.organisation))["objects"]
+    seen = set(seen_file.read_text().split()) if seen_file.exists() else set()
+    new = [o for o in objs if f"{o['id']}@{o.get('modified', '')}" not in seen]
+    if not [o for o in new if o["type"] not in ("identity", "marking-definition")]:
+        return 0
+    r = push(cl.hub_url, cl.member, key, orjson.dumps({"objects": new}).decode())
+    seen_file.write_text("\n".join(sorted(seen | {f"{o['id']}@{o.get('modified', '')}" for o in new})))
+    return int(r["success"])
+
+
+def sync(engine: Engine, config: Config) -> dict[str, int]:
+    """One exchange; returns what moved."""
+    cl = config.cluster
+    key = _key(config)
+    out = {"pushed": 0, "received": 0, "adopted": 0, "incidents": 0}
+    dest = Path(config.data_dir) / "intel" / "feeds" / "cluster"
+    dest.mkdir(parents=True, exist_ok=True)
+    out["pushed"] = _push_new(engine, config, key, dest / ".pushed")
+    base = cl.hub_url.rstrip("/") + "/taxii2/cluster/collections/"
+    with httpx.Client(auth=(cl.member, key), timeout=30, headers={"Accept": "application/taxii+json;version=2.1"}) as http:
+        cols = {c["title"]: c["id"] for c in http.get(base).raise_for_status().json().get("collections", [])}
+        shared = _pages(http, f"{base}{cols['Shared indicators and sightings']}/objects/", dest / ".added_after")
+        groupings = _pages(http, f"{base}{cols['Cluster incidents']}/objects/", dest / ".incidents_after")
+    if shared:
+        (dest / f"{int(time.time() * US)}.json").write_bytes(orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
+                                                                             "objects": shared}))
+    out["received"] = len(shared)
+    if cl.adopt_bans:
+        out["adopted"] = _adopt(engine, config, shared)
+    for g in groupings:
+        out["incidents"] += _also_seen(engine, config, g)
+    if any(out.values()):  # every exchange that moved something is in our audit log too
+        with engine.begin() as c:
+            audit(c, "cluster", "cluster.sync", f"hub:{cl.hub_url}", out)
+    return out
+
+
+def _adopt(engine: Engine, config: Config, objs: list[dict[str, Any]]) -> int:
+    """The others' banned addresses banned here (origin "feed"), except our own, partners' and special ranges."""
+    me = config.awareness.organisation
+    names = {o["id"]: o.get("name", "") for o in objs if o.get("type") == "identity"}
+    inv = load_inventory(config.enrich.inventory)
+    now = int(time.time() * US)
+    n = 0
+    for o in objs:
+        if o.get("type") != "indicator" or names.get(str(o.get("created_by_ref"))) == me:
+            continue
+        m = _VALUE_OF.search(str(o.get("pattern", "")))
+        if not m or not str(o.get("pattern", "")).startswith(("[ipv4-addr", "[ipv6-addr")):
+            continue
+        value = m.group(1)
+        scope = "range" if "/" in value else "ip"
+        if protected_reason(scope, value, inv):
+            continue
+        with engine.connect() as c:
+            if c.execute(select(S.decisions.c.id).where(and_(S.decisions.c.scope == scope, S.decisions.c.value == value,
+                                                             S.decisions.c.deleted_at.is_(None), S.decisions.c.until > now))).first():
+                continue
+        until = now + int(config.cluster.adopt_hours * 3600 * US)
+        who = names.get(str(o.get("created_by_ref")), "a cluster member")
+        add_decision(engine, Decision(type="ban", scope=scope, value=value, origin="feed", reason=f"cluster: banned by {who}"[:200],
+                                      created_at=now, until=until, organization_id=config.organization), "cluster")
+        n += 1
+    return n
+
+
+def _also_seen(engine: Engine, config: Config, g: dict[str, Any]) -> int:
+    """A cluster incident naming us: joins our open incident about that attacker, or opens one."""
+    members = [m.strip() for m in str(g.get("description", "")).removeprefix("Seen at: ").split(",") if m.strip()]
+    me = config.cluster.member
+    if g.get("type") != "grouping" or me not in members:
+        return 0
+    value = str(g.get("name", "")).rpartition(": ")[2]
+    others = [m for m in members if m != me]
+    text = f"Also seen at: {', '.join(others)} (cluster incident {g.get('id')})"
+    now = int(time.time() * US)
+    with engine.connect() as c:
+        row = c.execute(select(S.incidents.c.id).join(S.incident_entities, S.incident_entities.c.incident_id == S.incidents.c.id)
+                        .where(S.incident_entities.c.kind == "ip", S.incident_entities.c.value == value,
+                               S.incidents.c.status.in_(OPEN)).order_by(S.incidents.c.id.desc()).limit(1)).first()
+    if row is not None:
+        comment(engine, int(row[0]), "cluster", text)
+        return 1
+    with engine.begin() as c:
+        iid = c.execute(insert(S.incidents).values(
+            title=f"Attacker also seen at {', '.join(others)} — {value}"[:512], severity="medium", status="new",
+            organization_id=config.organization, created_at=now, updated_at=now, first_seen=now, last_seen=now, raised_at=now,
+            risk=0, reason="the same attacker hit other members of the cluster", title_rank=0)).inserted_primary_key[0]
+        c.execute(insert(S.incident_entities).values(incident_id=iid, kind="ip", value=value))
+        audit(c, "cluster", "incident.raise", f"incident:{iid}", {"reason": text})
+    comment(engine, int(iid), "cluster", text)
+    return 1
+
+
+_last = [0.0]
+
+
+def scheduled(engine: Engine, config: Config) -> dict[str, int] | None:
+    """``garrison serve``'s scheduler calls this every minute or so; it exchanges every ``cluster.sync_seconds``."""
+    cl = config.cluster
+    if not cl.hub_url or time.monotonic() - _last[0] < cl.sync_seconds:
+        return None
+    _last[0] = time.monotonic()
+    try:
+        out = sync(engine, config)
+    except (httpx.HTTPError, requests.RequestException, GarrisonError, KeyError, ValueError) as e:  # hub down: next round
+        log.warning("cluster exchange with %s failed: %s (retried in %.0f s)", cl.hub_url, e, cl.sync_seconds)
+        return None
+    if any(out.values()):
+        log.info("cluster: pushed %(pushed)d, received %(received)d, adopted %(adopted)d bans, %(incidents)d incidents", out)
+    return out

@@ -1,0 +1,50 @@
+"""The hub with 50 members (issue 22): each pushes its bans and sightings (200 attackers, one of them common to
+all); the hub takes every push, raises cluster incidents as members join, and the last names all 50. Timings are
+printed for the closing note, never asserted."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+
+from garrison.cluster import hub
+from garrison.cluster.share import Shared, stix_bundle
+from garrison.store import open_state
+from garrison.store import state_cluster as C
+
+COMMON = "198.51.100.66"
+
+
+def test_fifty_members(tmp_path):
+    engine = open_state(tmp_path)
+    now = int(time.time() * 1e6)
+    pushes = []
+    t0 = time.perf_counter()
+    for m in range(50):
+        items = [Shared("ip", f"192.0.{m}.{i + 1}", now, now + 3600_000_000, "attacker banned", 75) for i in range(199)]
+        items.append(Shared("ip", COMMON, now, now + 3600_000_000, "attacker banned", 75))
+        objs = orjson.loads(stix_bundle(items, f"Member {m:02d}"))["objects"]
+        t = time.perf_counter()
+        st = hub.add_objects(engine, hub.SHARED, objs, f"member{m:02d}")
+        pushes.append(time.perf_counter() - t)
+        assert st["success_count"] == len(objs) == 402 and st["failure_count"] == 0
+    total = time.perf_counter() - t0
+    with engine.connect() as c:
+        groupings = [orjson.loads(r[0]) for r in c.execute(
+            C.cluster_objects.select().with_only_columns(C.cluster_objects.c.body).where(C.cluster_objects.c.collection == hub.INCIDENTS)
+            .order_by(C.cluster_objects.c.id))]
+    assert len(groupings) == 49  # one as each member after the first sees the common attacker
+    assert groupings[-1]["description"].count(",") == 49 and "member49" in groupings[-1]["description"]
+    t = time.perf_counter()
+    got, after = 0, 0
+    while True:
+        objs, nxt, _, _ = hub.objects(engine, hub.SHARED, None, 500, after)
+        got += len(objs)
+        if nxt is None:
+            break
+        after = nxt
+    poll = time.perf_counter() - t
+    assert got == 50 * 402 - 49  # the TLP marking definition is one object, held once
+    print(f"50 members x 402 objects: {total:.1f} s in all, a push {sorted(pushes)[25] * 1000:.0f} ms (median), "
+          f"{max(pushes) * 1000:.0f} ms (slowest); polling all {got:,} objects in pages of 500: {poll:.2f} s")
