@@ -172,3 +172,21 @@ def scheduled(engine: Engine, config: Config) -> dict[str, int] | None:
     if any(out.values()):
         log.info("cluster: pushed %(pushed)d, received %(received)d, adopted %(adopted)d bans, %(incidents)d incidents", out)
     return out
+
+
+def committee_sentence(engine: Engine, start_us: int, end_us: int) -> str | None:
+    """The committee report's line on the cluster: attackers that also hit our neighbours, bans on their word."""
+    with engine.connect() as c:
+        shared = c.execute(select(S.incidents.c.id).where(
+            S.incidents.c.reason == "the same attacker hit other members of the cluster",
+            S.incidents.c.created_at >= start_us, S.incidents.c.created_at < end_us)).all()
+        joined = c.execute(select(S.incident_comments.c.incident_id).where(
+            S.incident_comments.c.author == "cluster", S.incident_comments.c.at >= start_us,
+            S.incident_comments.c.at < end_us)).all()
+        adopted = c.execute(select(S.decisions.c.id).where(S.decisions.c.origin == "feed", S.decisions.c.created_at >= start_us,
+                                                           S.decisions.c.created_at < end_us)).all()
+    attacks = len({r[0] for r in shared} | {r[0] for r in joined})
+    if not attacks and not adopted:
+        return None
+    return (f"{attacks:,} of the attacks on us also hit neighbouring organisations in our regional cluster, and "
+            f"{len(adopted):,} attackers were banned here on a neighbour's warning before they reached us.")

@@ -60,20 +60,21 @@ def _logo(path: str | None) -> str | None:
     return f"data:{mime};base64,{base64.b64encode(p.read_bytes()).decode()}"
 
 
-def _context(r: Report, logo: str | None, training: str | None, fmt: str, awareness: dict[str, Any] | None = None) -> dict[str, Any]:
+def _context(r: Report, logo: str | None, training: str | None, fmt: str, awareness: dict[str, Any] | None = None,
+             cluster: str | None = None) -> dict[str, Any]:
     summarised = len(r.incidents) > LIST_ALL_UP_TO
     return {"r": r, "story": narrative(r), "names": CATEGORY_NAMES, "duration": duration, "country": country_name, "logo": _logo(logo),
             "glossary": words_used(r), "breach_words": breach_words(r), "glossary_text": GLOSSARY, "training": training, "listed": highlighted(r),
             "summarised": summarised, "summary": by_month_and_kind(r, short_kind) if summarised else ([], []),
             # A printed report stays readable: the full list of a busy year is for the screen.
-            "appendix": summarised and fmt != "pdf", "awareness": awareness}
+            "appendix": summarised and fmt != "pdf", "awareness": awareness, "cluster": cluster}
 
 
 def render(r: Report, fmt: str, logo: str | None = None, training: str | None = None, stem: str = "report",
-           awareness: dict[str, Any] | None = None) -> Rendered:
+           awareness: dict[str, Any] | None = None, cluster: str | None = None) -> Rendered:
     if fmt not in FORMATS:
         raise GarrisonError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
-    ctx = _context(r, logo, training, fmt, awareness)
+    ctx = _context(r, logo, training, fmt, awareness, cluster)
     charts = C.charts(r)
     if fmt == "md":
         files = {f"{stem}.charts/{c.name}.png": C.png(c) for c in charts}
@@ -97,10 +98,12 @@ def generate(engine: Engine, period: Period, organization: str, fmt: str, logo: 
     """Figures from the store, rendered: what ``garrison report`` and the console call. ``stem`` names a
     Markdown report's chart folder (``STEM.charts/``), written beside it."""
     from garrison.awareness.results import committee_sentence, latest_by_department
+    from garrison.cluster.member import committee_sentence as cluster_sentence
 
     r = build(engine, period, organization, incident_summary, org_id)
     span = (_us(period.start), _us(period.end, end=True))
-    return render(r, fmt, logo, training=committee_sentence(engine, *span), stem=stem, awareness=latest_by_department(engine, *span))
+    return render(r, fmt, logo, training=committee_sentence(engine, *span), stem=stem, awareness=latest_by_department(engine, *span),
+                  cluster=cluster_sentence(engine, *span))
 
 
 def write(rendered: Rendered, out: Path) -> None:

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import yaml
 
 from tests.e2e.test_serve_durability import _free_port, _start, _wait_http
@@ -41,7 +42,7 @@ def _org(tmp: Path, name: str, hub_url: str, key: str, role: str = "off") -> tup
     cfg.write_text(yaml.safe_dump({
         "data_dir": str(tmp / name), "store": {"flush_seconds": 0.2}, "service": {"scheduler_seconds": 0.5},
         "ingest": {"http": f"127.0.0.1:{http}", "syslog_udp": None, "syslog_tcp": None},
-        "awareness": {"organisation": name.capitalize()},
+        "awareness": {"organisation": name.capitalize()}, "web": {"secure_cookies": False},
         "cluster": {"role": role, "hub_url": hub_url, "member": name, "key_file": str(tmp / f"{name}.key"), "sync_seconds": 1}}))
     return cfg, http
 
@@ -117,6 +118,17 @@ def test_one_attacker_at_two_members(tmp_path):
         to_ban = time.time() - back
         assert to_incidents < 60 and to_ban < 60
         print(f"after the hub came back: incidents at both members in {to_incidents:.1f} s, the council's ban in {to_ban:.1f} s")
+        from garrison.web.auth import add_user
+        from garrison.store import open_state
+
+        add_user(open_state(tmp_path / "council"), "alice", "a-long-password-1", "analyst")
+        with httpx.Client(base_url=hub_url, headers={"Origin": hub_url}) as web:
+            web.post("/console/login", data={"username": "alice", "password": "a-long-password-1"})
+            view = web.get("/console/cluster").text
+        assert all(m in view for m in ("hospital", "airport")) and "The same attacker at" in view and ATTACKER in view
+        report = tmp_path / "airport-report.md"
+        _g(cfgs["airport"][0], "report", "--period", "30d", "--format", "md", "--out", str(report))
+        assert "also hit neighbouring organisations in our regional cluster" in report.read_text()
     finally:
         for p in procs.values():
             if p.poll() is None:

@@ -76,6 +76,7 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("GET", "/console/mail"): ANALYST,
     ("POST", "/console/mail"): ANALYST,
     ("GET", "/console/awareness"): ANALYST,
+    ("GET", "/console/cluster"): ANALYST,
     # a simulation's recipients and trainees: keyed by their own unguessable tokens, no account (an unknown one: 404)
     ("GET", "/t/o/{token}.gif"): PUBLIC,
     ("GET", "/t/c/{token}"): PUBLIC,

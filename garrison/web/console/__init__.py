@@ -10,14 +10,14 @@ from sqlalchemy import Engine
 
 from garrison.config import Config
 from garrison.store import EventStore
-from garrison.web.console import awareness, bans, incidents, mail, overview, rules, search, sso
+from garrison.web.console import awareness, bans, cluster, incidents, mail, overview, rules, search, sso
 from garrison.web.console.base import Console, Refused, refused_response
 
 
 def mount_console(app: FastAPI, config: Config, engine: Engine, store: EventStore, view: Any) -> None:
     con = Console(config, engine, store, view)
     router = APIRouter()
-    for area in (overview, incidents, search, bans, rules, mail, awareness, sso):
+    for area in (overview, incidents, search, bans, rules, mail, awareness, cluster, sso):
         area.routes(router, con)
     app.include_router(router)
 
