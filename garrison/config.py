@@ -310,6 +310,9 @@ class ClusterConfig:
     sync_seconds: float = 60.0
     adopt_bans: bool = True  # other members' banned attackers are banned here too (never our own or partners' ranges)
     adopt_hours: float = 24.0  # for how long, when the member gave no expiry
+    # public feeds subscribed to: [{name, url, kind: misp|taxii|list, every_hours: 6, expire_days: 7, trust: medium,
+    # user, key_file}]; each is fetched into data/intel/feeds/NAME.csv with its expiry and trust (docs/cluster.md)
+    feeds: list[dict[str, Any]] = field(default_factory=list)
     max_content_bytes: int = 10 * 1024 * 1024  # one push
     page_size: int = 500  # objects per TAXII page at most
 

@@ -17,12 +17,16 @@ from garrison.web.app import create_app
 
 def scheduled_work(engine, config) -> None:  # type: ignore[no-untyped-def]
     """What garrison serve runs every minute: the awareness programme's sending, the cluster exchange."""
+    from garrison.cluster import feeds
     from garrison.cluster.member import scheduled
 
     try:
         tick(engine, config)
     finally:
-        scheduled(engine, config)
+        try:
+            scheduled(engine, config)
+        finally:
+            feeds.scheduled(config)
 
 
 @click.command("serve")

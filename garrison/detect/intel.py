@@ -1,7 +1,7 @@
 """Threat-intelligence indicators: loaded from CSV or plain lists, STIX 2.1 bundles and MISP event files,
 each with its source and an expiry; looked up in O(1) per event field.
 
-CSV: a header with ``type,value`` and optionally ``source,expires`` (ISO time). Plain lists: one value
+CSV: a header with ``type,value`` and optionally ``source,expires`` (ISO time) and ``trust`` (high, medium, low). Plain lists: one value
 per line, the type guessed from its shape (IP, CIDR, domain, URL, MD5/SHA-1/SHA-256).
 """
 
@@ -37,6 +37,7 @@ class Indicator:
     source: str
     expires: int | None = None  # epoch us
     description: str = ""
+    trust: str = "high"  # high | medium | low: a subscribed feed's trust sets its matches' level
 
 
 def guess_type(value: str) -> str | None:
@@ -109,7 +110,9 @@ def load_file(path: Path) -> tuple[list[Indicator], list[InputError]]:
                 if t not in TYPES:
                     raise ValueError(f"unknown indicator type {t!r}")
                 exp = us_from_iso(row["expires"]) if row.get("expires") else None
-                out.append(Indicator(t, _norm(t, row["value"]), row.get("source") or src, exp))
+                trust = (row.get("trust") or "high").strip().lower()
+                out.append(Indicator(t, _norm(t, row["value"]), row.get("source") or src, exp,
+                                     trust=trust if trust in ("high", "medium", "low") else "high"))
             except (ValueError, KeyError) as e:
                 errs.append(InputError(str(e), Location(str(path), i)))
         return out, errs

@@ -272,7 +272,8 @@ class IntelReloader:
         for p in self.paths:
             try:
                 if os.path.isdir(p):  # a folder of lists: each file's change counts
-                    out += [(str(f), f.stat().st_mtime) for f in sorted(Path(p).rglob("*.json")) if f.is_file()]
+                    out += [(str(f), f.stat().st_mtime) for f in sorted(Path(p).rglob("*"))
+                            if f.is_file() and not f.name.startswith(".")]
                 else:
                     out.append((p, os.stat(p).st_mtime))
             except OSError:

@@ -55,7 +55,7 @@ class IntelStage:
             f, v, ind = hit
             batch.detections.append(Detection(
                 rule_id=f"garrison.intel.{ind.type}", rule_title=f"Threat-intelligence match: {ind.type} on {ind.source}",
-                level="high", tags=(["attack.initial-access", "attack.t1566", "garrison.threat-intel"] if f in _SENDERS
+                level=ind.trust if ind.trust in ("medium", "low") else "high", tags=(["attack.initial-access", "attack.t1566", "garrison.threat-intel"] if f in _SENDERS
                                     else ["attack.command-and-control", "garrison.threat-intel"]),
                 timestamp=ev.get("@timestamp") or 0, event=ev, kind="detector", source_file=ev.get("log.file.path"),
                 source_record=ev.get("log.file.line"),
