@@ -308,6 +308,8 @@ class ClusterConfig:
     member: str = ""  # our member name on the hub
     key_file: str | None = None  # the key the hub issued (never in the YAML itself)
     sync_seconds: float = 60.0
+    share: list[str] = field(default_factory=lambda: ["bans", "phishing"])  # the sharing policy: what leaves us at all
+    tlp: str = "amber"  # TLP 2.0 level of what we share: clear, green, amber, amber+strict, red
     adopt_bans: bool = True  # other members' banned attackers are banned here too (never our own or partners' ranges)
     adopt_hours: float = 24.0  # for how long, when the member gave no expiry
     # public feeds subscribed to: [{name, url, kind: misp|taxii|list, every_hours: 6, expire_days: 7, trust: medium,

@@ -104,6 +104,12 @@ def add_objects(engine: Engine, collection: str, objects: list[Any], member: str
     return status(engine, sid) or {}
 
 
+def log_poll(engine: Engine, member: str, collection: str, n: int) -> None:
+    """A member took objects from a collection: in the hub's audit log, as pushes are."""
+    with engine.begin() as c:
+        audit(c, member, "cluster.poll", f"collection:{collection}", {"objects": n})
+
+
 def status(engine: Engine, sid: str) -> dict[str, Any] | None:
     with engine.connect() as c:
         r = c.execute(select(C.cluster_status).where(C.cluster_status.c.id == sid)).mappings().first()

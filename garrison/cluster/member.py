@@ -61,7 +61,7 @@ def _pages(http: httpx.Client, url: str, mark: Path) -> list[dict[str, Any]]:
 def _push_new(engine: Engine, config: Config, key: str, seen_file: Path) -> int:
     """Only what the hub has not had from us (by id and version), so a quiet day costs one small request."""
     cl = config.cluster
-    objs = orjson.loads(stix_bundle(collect(engine, config), config.awareness.organisation))["objects"]
+    objs = orjson.loads(stix_bundle(collect(engine, config), config.awareness.organisation, cl.tlp))["objects"]
     seen = set(seen_file.read_text().split()) if seen_file.exists() else set()
     new = [o for o in objs if f"{o['id']}@{o.get('modified', '')}" not in seen]
     if not [o for o in new if o["type"] not in ("identity", "marking-definition")]:

@@ -74,7 +74,9 @@ def collect(engine: Engine, config: Config, now_us: int | None = None) -> list[S
                     until = None
                 if t in ("domain", "url", "hash") and v and (until is None or until > now) and (t, v) not in out:
                     out[(t, v)] = Shared(t, v, now, until, "reported phishing", 80)
-    return sorted(out.values(), key=lambda s: (s.type, s.value))
+    allowed = set(config.cluster.share)
+    kinds = {"ip": "bans", "cidr": "bans", "email": "phishing", "domain": "phishing", "url": "phishing", "hash": "phishing"}
+    return sorted((x for x in out.values() if kinds[x.type] in allowed), key=lambda s: (s.type, s.value))
 
 
 def _iso(us: int) -> str:
@@ -92,12 +94,27 @@ def _pattern(s: Shared) -> str:
     return {"domain": f"[domain-name:value = '{v}']", "email": f"[email-addr:value = '{v}']", "url": f"[url:value = '{v}']"}[s.type]
 
 
+# TLP 2.0's STIX marking definitions: the published ids (the same as CACAO's TLPv2 markings) and the OASIS
+# extension that carries the level; stix2 itself ships only TLP 1.0's four.
+_TLP2_EXTENSION = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
+_TLP2 = {"clear": "94868c89-83c2-464b-929b-a1a8aa3c8487", "green": "bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+         "amber": "55d920b0-5e8b-4f79-9ee9-91f868d9b421", "amber+strict": "939a9414-2ddd-4d32-a0cd-375ea402b003",
+         "red": "e828b379-4e03-4974-9ac4-e53a884c97c1"}
+
+
+def tlp2(level: str) -> Any:
+    import stix2
+
+    return stix2.MarkingDefinition(id=f"marking-definition--{_TLP2[level]}", created="2022-10-01T00:00:00.000Z",
+                                   name=f"TLP:{level.upper()}",
+                                   extensions={_TLP2_EXTENSION: {"extension_type": "property-extension", "tlp_2_0": level}})
+
+
 def stix_bundle(items: list[Shared], organisation: str, tlp: str = "amber") -> str:
     """A STIX 2.1 bundle: the organisation's identity, a TLP marking and one indicator per item (JSON text)."""
     import stix2
 
-    marking = {"clear": stix2.TLP_WHITE, "green": stix2.TLP_GREEN, "amber": stix2.TLP_AMBER,
-               "amber+strict": stix2.TLP_AMBER, "red": stix2.TLP_RED}[tlp]  # stix2 ships TLP 1.0's four
+    marking = tlp2(tlp)
     me = stix2.Identity(id=f"identity--{uuid.uuid5(_NAMESPACE, 'garrison:' + organisation)}", name=organisation,
                         identity_class="organization", created="2026-01-01T00:00:00.000Z", modified="2026-01-01T00:00:00.000Z")
     objs: list[Any] = [me, marking]

@@ -81,7 +81,8 @@ def build_taxii_router(config: Config, engine: Engine) -> APIRouter:
     @r.get("/taxii2/cluster/collections/{cid}/objects/", include_in_schema=False)
     async def get_objects(cid: str, request: Request, added_after: str | None = None, limit: int = 0,
                           next: str | None = None) -> Response:  # noqa: A002 - TAXII's parameter name
-        if await run_in_threadpool(who, request) is None:
+        member = await run_in_threadpool(who, request)
+        if member is None:
             return _error(401, "sign in with your member key")
         if cid not in hub.COLLECTIONS:
             return _error(404, "no such collection")
@@ -97,6 +98,8 @@ def build_taxii_router(config: Config, engine: Engine) -> APIRouter:
         if nxt is not None:
             body["next"] = str(nxt)
         headers = {"X-TAXII-Date-Added-First": hub.iso(first), "X-TAXII-Date-Added-Last": hub.iso(last)} if objs else {}
+        if objs:
+            await run_in_threadpool(hub.log_poll, engine, member, cid, len(objs))
         return _answer(body, headers=headers)
 
     @r.post("/taxii2/cluster/collections/{cid}/objects/", include_in_schema=False)

@@ -46,9 +46,20 @@ def test_stix_bundle_is_valid_and_reads_back(tmp_path):
     assert sum(1 for o in bundle.objects if o.type == "indicator") == len(items)
     assert sum(1 for o in bundle.objects if o.type == "sighting") == 5  # what attacked us: addresses, range, sender, domain
     assert "alice" not in text  # internal user names never leave (the ban's reason named one)
+    marking = next(o for o in bundle.objects if o.type == "marking-definition")
+    assert marking.id == "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb" and marking.name == "TLP:GREEN"  # TLP 2.0
     (tmp_path / "b.json").write_text(text)
     idx = load_intel([tmp_path / "b.json"])
     assert idx.ip("203.0.113.9") and idx.ip("198.51.100.77") and idx.domain("paypa1-secure.example")
+
+
+def test_sharing_policy(tmp_path):
+    cfg, engine = _world(tmp_path)
+    from dataclasses import replace
+
+    only_bans = replace(cfg, cluster=replace(cfg.cluster, share=["bans"]))
+    assert {i.type for i in collect(engine, only_bans)} == {"ip", "cidr"}
+    assert collect(engine, replace(cfg, cluster=replace(cfg.cluster, share=[]))) == []
 
 
 def test_misp_feed_loads_in_pymisp(tmp_path):
