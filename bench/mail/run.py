@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import email
+import email.parser
 import email.policy
 import json
 import os
