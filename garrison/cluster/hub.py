@@ -10,6 +10,7 @@ status. Each exchange is in the audit log.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 import time
 import uuid
@@ -152,33 +153,57 @@ def _indicator_value(c: Any, stix_id: str, pushed: dict[str, dict[str, Any]]) ->
     return m.group(1) if m else None
 
 
-def _correlate(c: Any, rows: list[dict[str, Any]], member: str, now: int) -> None:
-    """Sightings of one indicator by several members within a day raise a cluster incident: a STIX grouping in the
-    incidents collection naming every member that saw it ("also seen at")."""
+def _range_of(value: str) -> str | None:
+    """The /24 (IPv4) or /48 (IPv6) an attacking address is in: one operator's addresses, usually."""
+    try:
+        a = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    return str(ipaddress.ip_network(f"{a}/{24 if a.version == 4 else 48}", strict=False))
+
+
+def _seen(c: Any, key: str, member: str, now: int) -> tuple[list[str], set[str]]:
+    """Record a member's sighting under ``key``; who saw it within the window, and who an incident names already."""
+    t = C.cluster_sightings
+    old = c.execute(select(t.c.count).where(t.c.value == key, t.c.member == member)).first()
+    if old:
+        c.execute(update(t).where(t.c.value == key, t.c.member == member).values(last_seen=now, count=old[0] + 1))
+    else:
+        c.execute(insert(t).values(value=key, member=member, first_seen=now, last_seen=now, count=1))
+    seen = c.execute(select(t.c.member, t.c.incident_at).where(t.c.value == key, t.c.last_seen >= now - WINDOW_US)).all()
+    return sorted(m for m, _ in seen), {m for m, at in seen if at is not None and at >= now - WINDOW_US}
+
+
+def _raise(c: Any, keys: list[str], shown: str, everyone: list[str], ind: str, now: int) -> None:
     import stix2
 
-    pushed = {r["stix_id"]: orjson.loads(r["body"]) for r in rows}
+    g = stix2.Grouping(context="suspicious-activity", name=f"The same attacker at {len(everyone)} members: {shown}"[:250],
+                       description="Seen at: " + ", ".join(everyone), object_refs=[ind], labels=["cluster-incident"])
+    c.execute(insert(C.cluster_objects).values(collection=INCIDENTS, stix_id=g.id, type="grouping", version=str(g.modified),
+                                               added_at=now, member="hub", body=g.serialize()))
     t = C.cluster_sightings
+    c.execute(update(t).where(t.c.value.in_(keys), t.c.member.in_(everyone)).values(incident_at=now))
+    audit(c, "hub", "cluster.incident", f"indicator:{shown}", {"members": everyone})
+
+
+def _correlate(c: Any, rows: list[dict[str, Any]], member: str, now: int) -> None:
+    """Sightings of one attacker by several members within a day raise a cluster incident: a STIX grouping in the
+    incidents collection naming every member that saw it ("also seen at"). The same indicator, or addresses of one
+    range (different addresses of one /24 at different members: one operator working through the cluster)."""
+    pushed = {r["stix_id"]: orjson.loads(r["body"]) for r in rows}
     for r in rows:
         if r["type"] != "sighting":
             continue
-        value = _indicator_value(c, str(pushed[r["stix_id"]].get("sighting_of_ref")), pushed)
+        ind = str(pushed[r["stix_id"]].get("sighting_of_ref"))
+        value = _indicator_value(c, ind, pushed)
         if value is None:
             continue
-        old = c.execute(select(t.c.count).where(t.c.value == value, t.c.member == member)).first()
-        if old:
-            c.execute(update(t).where(t.c.value == value, t.c.member == member).values(last_seen=now, count=old[0] + 1))
-        else:
-            c.execute(insert(t).values(value=value, member=member, first_seen=now, last_seen=now, count=1))
-        seen = c.execute(select(t.c.member, t.c.incident_at).where(t.c.value == value, t.c.last_seen >= now - WINDOW_US)).all()
-        named = {m for m, at in seen if at is not None and at >= now - WINDOW_US}
-        everyone = sorted(m for m, _ in seen)
-        if len(everyone) < MIN_MEMBERS or set(everyone) <= named:
-            continue  # not yet several members, or an incident already names each of them
-        ind = str(pushed[r["stix_id"]].get("sighting_of_ref"))
-        g = stix2.Grouping(context="suspicious-activity", name=f"The same attacker at {len(everyone)} members: {value}"[:250],
-                           description="Seen at: " + ", ".join(everyone), object_refs=[ind], labels=["cluster-incident"])
-        c.execute(insert(C.cluster_objects).values(collection=INCIDENTS, stix_id=g.id, type="grouping", version=str(g.modified),
-                                                   added_at=now, member="hub", body=g.serialize()))
-        c.execute(update(t).where(t.c.value == value, t.c.member.in_(everyone)).values(incident_at=now))
-        audit(c, "hub", "cluster.incident", f"indicator:{value}", {"members": everyone})
+        everyone, named = _seen(c, value, member, now)
+        net = _range_of(value)
+        if net is not None:
+            in_range, range_named = _seen(c, "range:" + net, member, now)
+        if len(everyone) >= MIN_MEMBERS and not set(everyone) <= named:
+            # the range's rows are marked too: the same address is not reported twice, once more as its range
+            _raise(c, [value] + (["range:" + net] if net else []), value, everyone, ind, now)
+        elif net is not None and len(in_range) >= MIN_MEMBERS and not set(in_range) <= range_named:
+            _raise(c, ["range:" + net], net, in_range, ind, now)

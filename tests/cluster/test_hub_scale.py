@@ -48,3 +48,31 @@ def test_fifty_members(tmp_path):
     assert got == 50 * 202 - 49  # the TLP marking definition is one object, held once
     print(f"50 members x 202 objects: {total:.1f} s in all, a push {sorted(pushes)[25] * 1000:.0f} ms (median), "
           f"{max(pushes) * 1000:.0f} ms (slowest); polling all {got:,} objects in pages of 500: {poll:.2f} s")
+
+
+def _push(engine, member: str, ip: str) -> None:
+    now = int(time.time() * 1e6)
+    objs = orjson.loads(stix_bundle([Shared("ip", ip, now, now + 3600_000_000, "attacker banned", 75)], member.capitalize()))["objects"]
+    hub.add_objects(engine, hub.SHARED, objs, member)
+
+
+def _groupings(engine) -> list[str]:
+    with engine.connect() as c:
+        return [orjson.loads(r[0])["name"] for r in c.execute(
+            C.cluster_objects.select().with_only_columns(C.cluster_objects.c.body).where(C.cluster_objects.c.collection == hub.INCIDENTS)
+            .order_by(C.cluster_objects.c.id))]
+
+
+def test_one_operator_across_a_range(tmp_path):
+    """Different addresses of one /24 at different members are one cluster incident on the range; the same address at
+    two members is one incident on the address, not a second on its range."""
+    engine = open_state(tmp_path / "a")
+    _push(engine, "hospital", "203.0.113.10")
+    _push(engine, "airport", "203.0.113.20")
+    assert _groupings(engine) == ["The same attacker at 2 members: 203.0.113.0/24"]
+    _push(engine, "council", "198.51.100.5")
+    assert len(_groupings(engine)) == 1  # a third member elsewhere: nothing
+    engine = open_state(tmp_path / "b")
+    _push(engine, "hospital", "203.0.113.10")
+    _push(engine, "airport", "203.0.113.10")
+    assert _groupings(engine) == ["The same attacker at 2 members: 203.0.113.10"]
