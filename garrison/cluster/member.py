@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import orjson
 import requests
 from sqlalchemy import Engine, and_, insert, select
 
-from garrison.cluster.share import _VALUE_OF, collect, push, stix_bundle
+from garrison.cluster.share import _VALUE_OF, collect, keep_bundle, push, read_since, stix_bundle
 from garrison.config import Config, read_secret_from
 from garrison.errors import GarrisonError
 from garrison.model.decision import Decision
@@ -38,24 +37,6 @@ def _key(config: Config) -> str:
     if not key:
         raise GarrisonError("cluster.key_file: the member key the hub issued is needed to exchange with it")
     return key
-
-
-def _pages(http: httpx.Client, url: str, mark: Path) -> list[dict[str, Any]]:
-    since = mark.read_text().strip() if mark.exists() else None
-    out: list[dict[str, Any]] = []
-    nxt = None
-    for _ in range(10_000):
-        r = http.get(url, params={k: v for k, v in (("added_after", since), ("next", nxt)) if v})
-        if r.status_code != 200:
-            raise GarrisonError(f"{url}: HTTP {r.status_code}")
-        env = r.json()
-        out += [o for o in env.get("objects", []) if isinstance(o, dict)]
-        if r.headers.get("X-TAXII-Date-Added-Last"):
-            mark.write_text(r.headers["X-TAXII-Date-Added-Last"])
-        nxt = env.get("next")
-        if not env.get("more") or not nxt:
-            break
-    return out
 
 
 def _push_new(engine: Engine, config: Config, key: str, seen_file: Path) -> int:
@@ -82,11 +63,9 @@ def sync(engine: Engine, config: Config) -> dict[str, int]:
     base = cl.hub_url.rstrip("/") + "/taxii2/cluster/collections/"
     with httpx.Client(auth=(cl.member, key), timeout=30, headers={"Accept": "application/taxii+json;version=2.1"}) as http:
         cols = {c["title"]: c["id"] for c in http.get(base).raise_for_status().json().get("collections", [])}
-        shared = _pages(http, f"{base}{cols['Shared indicators and sightings']}/objects/", dest / ".added_after")
-        groupings = _pages(http, f"{base}{cols['Cluster incidents']}/objects/", dest / ".incidents_after")
-    if shared:
-        (dest / f"{int(time.time() * US)}.json").write_bytes(orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
-                                                                             "objects": shared}))
+        shared = read_since(http, f"{base}{cols['Shared indicators and sightings']}/objects/", dest / ".added_after")
+        groupings = read_since(http, f"{base}{cols['Cluster incidents']}/objects/", dest / ".incidents_after")
+    keep_bundle(dest, shared)
     out["received"] = len(shared)
     if cl.adopt_bans:
         out["adopted"] = _adopt(engine, config, shared)

@@ -241,31 +241,39 @@ def push(hub_url: str, member: str, key: str, bundle_json: str) -> dict[str, Any
     return {"total": st.total_count, "success": st.success_count, "failure": st.failure_count}
 
 
+def read_since(http: httpx.Client, url: str, mark: Path) -> list[dict[str, Any]]:
+    """A TAXII collection's objects added since the hub time kept in ``mark`` (its own ``X-TAXII-Date-Added-Last``,
+    so no clock but the hub's decides what is new), page by page through ``next``; ``mark`` moves with each page."""
+    since = mark.read_text().strip() if mark.exists() else None
+    out: list[dict[str, Any]] = []
+    nxt = None
+    for _ in range(10_000):  # pages; a bound, not a limit anyone reaches
+        r = http.get(url, params={k: v for k, v in (("added_after", since), ("next", nxt)) if v})
+        if r.status_code != 200:
+            raise GarrisonError(f"{url}: HTTP {r.status_code}")
+        env = r.json()
+        out += [o for o in env.get("objects", []) if isinstance(o, dict)]
+        if r.headers.get("X-TAXII-Date-Added-Last"):
+            mark.write_text(r.headers["X-TAXII-Date-Added-Last"])
+        nxt = env.get("next")
+        if not env.get("more") or not nxt:
+            break
+    return out
+
+
+def keep_bundle(dest: Path, objs: list[dict[str, Any]]) -> None:
+    """Objects from the cluster kept as one STIX bundle in ``dest``, where the intel stage loads them."""
+    if objs:
+        (dest / f"{int(time.time() * US)}.json").write_bytes(
+            orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objs}))
+
+
 def poll(config: Config, hub_url: str, member: str, key: str) -> dict[str, int]:
-    """New objects of the hub's shared collection since the last poll, kept as STIX bundles in
-    ``data/intel/feeds/cluster/`` (the intel stage loads them). The checkpoint is the hub's own
-    ``X-TAXII-Date-Added-Last``, so no clock but the hub's decides what is new."""
+    """New objects of the hub's shared collection since the last poll, into ``data/intel/feeds/cluster/``."""
     col = _collection(hub_url, member, key, "Shared indicators and sightings")
     dest = Path(config.data_dir) / "intel" / "feeds" / "cluster"
     dest.mkdir(parents=True, exist_ok=True)
-    mark = dest / ".added_after"
-    since = mark.read_text().strip() if mark.exists() else None
-    got, nxt = 0, None
     with httpx.Client(auth=(member, key), timeout=30, headers={"Accept": "application/taxii+json;version=2.1"}) as http:
-        for _ in range(10_000):  # pages; a bound, not a limit anyone reaches
-            params = {k: v for k, v in (("added_after", since), ("next", nxt)) if v}
-            r = http.get(col.url + "objects/", params=params)
-            if r.status_code != 200:
-                raise GarrisonError(f"{hub_url}: HTTP {r.status_code} reading the shared collection")
-            env = r.json()
-            objs = [o for o in env.get("objects", []) if isinstance(o, dict)]
-            if objs:
-                got += len(objs)
-                (dest / f"{int(time.time() * US)}-{got}.json").write_bytes(
-                    orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objs}))
-                if r.headers.get("X-TAXII-Date-Added-Last"):
-                    mark.write_text(r.headers["X-TAXII-Date-Added-Last"])
-            nxt = env.get("next")
-            if not env.get("more") or not nxt:
-                break
-    return {"objects": got}
+        objs = read_since(http, col.url + "objects/", dest / ".added_after")
+    keep_bundle(dest, objs)
+    return {"objects": len(objs)}
