@@ -176,3 +176,23 @@ def awareness_app(tmp_path_factory):
     campaigns.create(engine, cfg, "fuzz", "invoice", [campaigns.Target("a@council.example", "A", "X")], "test")
     training.assign(engine, cfg, [{"email": "a@council.example"}], "phishing", "fuzz", "test")
     return TestClient(create_app(cfg, engine, lambda r: 0))
+
+
+@FUZZ
+@given(sizes=st.lists(st.one_of(st.binary(max_size=60), st.tuples(st.binary(max_size=40), st.binary(max_size=200))), max_size=5),
+       bodies=st.lists(st.one_of(st.binary(max_size=60), st.tuples(st.binary(max_size=40), st.binary(max_size=300))), max_size=3),
+       ok=st.booleans())
+def test_imap_fetch_answers(tmp_path_factory, sizes, bodies, ok):
+    """Whatever an IMAP server answers to FETCH, the mailbox hands on one record per UID (or its reason) and a checkpoint."""
+    from garrison.config import load_config
+    from garrison.sources.imap import ReportingMailbox
+
+    class Conn:
+        def uid(self, cmd, uids, what):
+            return ("OK" if ok else "NO"), (sizes if "SIZE" in what else bodies)
+
+    got: list = []
+    cfg = load_config(None, data_dir=str(tmp_path_factory.mktemp("imap")), reporting={"host": "127.0.0.1", "max_message_bytes": 100})
+    box = ReportingMailbox(cfg, got.extend)
+    assert box._page(Conn(), [3, 7]) == 2
+    assert [r.position for r in got[:-1]] == [3, 7] and got[-1].meta["checkpoint"] == 7
