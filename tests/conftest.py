@@ -64,3 +64,23 @@ def store(tmp_path):
 @pytest.fixture
 def pipeline(tmp_path):
     return build_pipeline(load_config(None, data_dir=str(tmp_path)))
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL (Debian's, started with initdb and pg_ctl) for the whole session."""
+    from garrison.testing.servers import start_postgres
+
+    pg = start_postgres()
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture(scope="session")
+def nats_server():
+    """nats-server with JetStream, on loopback, for the whole session."""
+    from garrison.testing.servers import start_nats
+
+    n = start_nats()
+    yield n
+    n.stop()

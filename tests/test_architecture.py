@@ -37,7 +37,9 @@ def _imports(path: Path) -> set[str]:
     return out
 
 
-MODULES = {_module(f): f for f in ROOT.rglob("*.py")}
+# Alembic's revisions are generated, loaded by file path and never imported: not modules of the tree.
+SOURCES = [f for f in ROOT.rglob("*.py") if "migrations" not in f.relative_to(ROOT).parts]
+MODULES = {_module(f): f for f in SOURCES}
 
 
 def test_import_linter_contracts():
@@ -89,6 +91,6 @@ def test_no_import_cycles():
 
 
 def test_modules_stay_small():
-    big = [f"{f.relative_to(ROOT.parent)}: {n}" for f in ROOT.rglob("*.py")
+    big = [f"{f.relative_to(ROOT.parent)}: {n}" for f in SOURCES
            if (n := len(f.read_text().splitlines())) > MAX_LINES]
     assert not big, big

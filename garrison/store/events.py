@@ -27,7 +27,9 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Engine, delete, func, insert, select, update
+import re
+
+from sqlalchemy import Engine, delete, func, insert, select, text, update
 
 from garrison.model import CORE_COLUMNS, Event, Reject
 from garrison.model.time import US_PER_DAY as _US_PER_DAY, day_of
@@ -40,6 +42,7 @@ from garrison.store.rollups import bump as _bump, count_arrivals as _count_arriv
 _ARROW = {"ts": pa.timestamp("us", tz="UTC"), "str": pa.string(), "int": pa.int64()}
 SCHEMA = pa.schema([pa.field(n, _ARROW[t]) for n, t in CORE_COLUMNS.items()] + [pa.field("extra", pa.string())])
 _CORE = frozenset(CORE_COLUMNS)
+_SAFE_DIR = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 QUARANTINE_RAW_BYTES = 64 * 1024  # of a rejected record's text; the whole text's SHA-256 and length are kept
 
 
@@ -131,8 +134,9 @@ class EventStore:
     """Writes committed batches and lists the files a query must read."""
 
     def __init__(self, data_dir: str | Path, engine: Engine, compression_level: int = 9, write_level: int = 3,
-                 quarantine_raw: int = QUARANTINE_RAW_BYTES):
+                 quarantine_raw: int = QUARANTINE_RAW_BYTES, by_org: bool = False):
         self.root = Path(data_dir)
+        self.by_org = by_org
         self.quarantine_raw = quarantine_raw
         self.engine = engine
         self.level = compression_level
@@ -162,43 +166,61 @@ class EventStore:
     def last_commit(self) -> tuple[int, int | None, int]:
         """(seq, wal_offset, next_event_id) of the newest commit."""
         with self.engine.connect() as c:
-            row = c.execute(select(S.commits).order_by(S.commits.c.seq.desc()).limit(1)).mappings().first()
-            if row is None:
-                return 0, None, 1
-            off = c.execute(select(func.max(S.commits.c.wal_offset))).scalar()
-            return row["seq"], off, row["next_event_id"]
+            return self._last(c)
+
+    @staticmethod
+    def _last(c: Any) -> tuple[int, int | None, int]:
+        row = c.execute(select(S.commits).order_by(S.commits.c.seq.desc()).limit(1)).mappings().first()
+        if row is None:
+            return 0, None, 1
+        off = c.execute(select(func.max(S.commits.c.wal_offset))).scalar()
+        return row["seq"], off, row["next_event_id"]
 
     # -- writing ----------------------------------------------------------------
     def commit(self, events: list[Event], rejects: Sequence[Reject] = (), wal_offset: int | None = None,
                detections: Sequence[Detection] = (), decisions: Sequence[Decision] = (),
                in_commit: Sequence[Any] = (), suppressed: Sequence[Detection] = ()) -> CommitResult:
-        seq, _, next_id = self.last_commit()
-        seq += 1
+        """One transaction: the sequence number and event ids are taken, the parts written and recorded.
+
+        On PostgreSQL several workers commit to one store: a transaction-scoped advisory lock orders their
+        commits, so each takes the next sequence number and id range and its file names are its own."""
         now = int(time.time() * 1_000_000)
-        by_day: dict[str, list[Event]] = defaultdict(list)
-        for i, e in enumerate(events):
-            e["event.id"] = next_id + i
-            e["event.ingested"] = now
-            ts = e.get("@timestamp")
-            if not isinstance(ts, int):
-                e["@timestamp"] = ts = now
-            by_day[day_of(ts)].append(e)
         written: list[dict[str, Any]] = []
         try:
-            for day, evs in sorted(by_day.items()):
-                written.append(self._write_part(day, seq, len(written), evs))
-            self._record(seq, now, events, rejects, written, wal_offset, next_id + len(events), detections, decisions,
-                         in_commit, suppressed)
+            with self.engine.begin() as c:
+                if c.dialect.name == "postgresql":
+                    c.execute(text("SELECT pg_advisory_xact_lock(7420002)"))
+                seq, _, next_id = self._last(c)
+                seq += 1
+                by_part: dict[tuple[str, str], list[Event]] = defaultdict(list)
+                for i, e in enumerate(events):
+                    e["event.id"] = next_id + i
+                    e["event.ingested"] = now
+                    ts = e.get("@timestamp")
+                    if not isinstance(ts, int):
+                        e["@timestamp"] = ts = now
+                    by_part[(self._org_dir(e), day_of(ts))].append(e)
+                for (org, day), evs in sorted(by_part.items()):
+                    written.append(self._write_part(org, day, seq, len(written), evs))
+                self._record(c, seq, now, events, rejects, written, wal_offset, next_id + len(events), detections,
+                             decisions, in_commit, suppressed)
         except BaseException:
             for w in written:
                 (self.root / w["path"]).unlink(missing_ok=True)
             raise
         return CommitResult(seq, len(events), len(rejects), next_id)
 
-    def _write_part(self, day: str, seq: int, idx: int, evs: list[Event]) -> dict[str, Any]:
+    def _org_dir(self, e: Event) -> str:
+        """The organisation level of the layout, when the store is shared by organisations (``by_org``)."""
+        if not self.by_org:
+            return ""
+        org = str(e.get("organization.id") or "default")
+        return "org=" + (org if _SAFE_DIR.fullmatch(org) else hashlib.sha256(org.encode()).hexdigest()[:16]) + "/"
+
+    def _write_part(self, org: str, day: str, seq: int, idx: int, evs: list[Event]) -> dict[str, Any]:
         evs.sort(key=lambda e: e["@timestamp"])
         table = to_table(evs)
-        rel = f"events/day={day}/p-{seq:012d}-{idx:03d}.parquet"
+        rel = f"events/{org}day={day}/p-{seq:012d}-{idx:03d}.parquet"
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -211,7 +233,7 @@ class EventStore:
         return {"path": rel, "day": day, "seq": seq, "rows": len(evs), "bytes": path.stat().st_size,
                 "min_ts": evs[0]["@timestamp"], "max_ts": evs[-1]["@timestamp"]}
 
-    def _record(self, seq: int, now: int, events: list[Event], rejects: Sequence[Reject],
+    def _record(self, c: Any, seq: int, now: int, events: list[Event], rejects: Sequence[Reject],
                 written: list[dict[str, Any]], wal_offset: int | None, next_id: int,
                 detections: Sequence[Detection] = (), decisions: Sequence[Decision] = (),
                 in_commit: Sequence[Any] = (), suppressed: Sequence[Detection] = ()) -> None:
@@ -226,42 +248,41 @@ class EventStore:
         for r in rejects:
             h = health.setdefault(r.source, [None, 0, 0])
             h[2] += 1
-        with self.engine.begin() as c:
-            c.execute(insert(S.commits).values(seq=seq, wal_offset=wal_offset, next_event_id=next_id,
-                                               committed_at=now, events=len(events), rejects=len(rejects)))
-            if written:
-                c.execute(insert(S.parts), written)
-            _bump(c, S.daily_counts, counts, ("day", "organization_id", "input_type", "dataset", "outcome"))
-            _count_arrivals(c, health, now)
-            for src, (inp, ne, nr) in health.items():
-                res = c.execute(update(S.source_health).where(S.source_health.c.source == src).values(
-                    events=S.source_health.c.events + ne, rejects=S.source_health.c.rejects + nr,
-                    **({"last_event_at": now} if ne else {})))
-                if res.rowcount == 0:
-                    c.execute(insert(S.source_health).values(source=src, input_type=inp, events=ne, rejects=nr,
-                                                              last_event_at=now if ne else None))
-            if decisions:
-                for dec in decisions:
-                    ev = dec.extra.get("event")
-                    if isinstance(ev, dict):
-                        dec.event_id = ev.get("event.id")
-                insert_decisions(c, decisions)
-                for dec in decisions:
-                    audit(c, dec.author or "policy", "decision.auto", f"{dec.scope}:{dec.value}",
-                          {"id": dec.id, "until": dec.until, "reason": dec.reason, "simulated": dec.simulated})
-            if detections:
-                rows = [detection_row(d) for d in detections]  # category and outcome worked out once
-                _count_attempts(c, detections, rows, now)
-                ids = c.execute(insert(S.detections).returning(S.detections.c.id, sort_by_parameter_order=True),
-                                rows).scalars().all()
-                for d, i in zip(detections, ids):
-                    d.extra["id"] = i
-            if suppressed:
-                c.execute(insert(S.detections), [detection_row(d) for d in suppressed])
-            for fn in in_commit:
-                fn(c)
-            if rejects:
-                c.execute(insert(S.quarantine), [self._quarantine_row(r, now) for r in rejects])
+        c.execute(insert(S.commits).values(seq=seq, wal_offset=wal_offset, next_event_id=next_id,
+                                           committed_at=now, events=len(events), rejects=len(rejects)))
+        if written:
+            c.execute(insert(S.parts), written)
+        _bump(c, S.daily_counts, counts, ("day", "organization_id", "input_type", "dataset", "outcome"))
+        _count_arrivals(c, health, now)
+        for src, (inp, ne, nr) in health.items():
+            res = c.execute(update(S.source_health).where(S.source_health.c.source == src).values(
+                events=S.source_health.c.events + ne, rejects=S.source_health.c.rejects + nr,
+                **({"last_event_at": now} if ne else {})))
+            if res.rowcount == 0:
+                c.execute(insert(S.source_health).values(source=src, input_type=inp, events=ne, rejects=nr,
+                                                          last_event_at=now if ne else None))
+        if decisions:
+            for dec in decisions:
+                ev = dec.extra.get("event")
+                if isinstance(ev, dict):
+                    dec.event_id = ev.get("event.id")
+            insert_decisions(c, decisions)
+            for dec in decisions:
+                audit(c, dec.author or "policy", "decision.auto", f"{dec.scope}:{dec.value}",
+                      {"id": dec.id, "until": dec.until, "reason": dec.reason, "simulated": dec.simulated})
+        if detections:
+            rows = [detection_row(d) for d in detections]  # category and outcome worked out once
+            _count_attempts(c, detections, rows, now)
+            ids = c.execute(insert(S.detections).returning(S.detections.c.id, sort_by_parameter_order=True),
+                            rows).scalars().all()
+            for d, i in zip(detections, ids):
+                d.extra["id"] = i
+        if suppressed:
+            c.execute(insert(S.detections), [detection_row(d) for d in suppressed])
+        for fn in in_commit:
+            fn(c)
+        if rejects:
+            c.execute(insert(S.quarantine), [self._quarantine_row(r, now) for r in rejects])
 
     def _quarantine_row(self, r: Reject, now: int) -> dict[str, Any]:
         raw = r.raw if isinstance(r.raw, str) else str(r.raw)
@@ -290,34 +311,47 @@ class EventStore:
 
     # -- maintenance -------------------------------------------------------------
     def compact(self, min_parts: int = 2) -> int:
-        """Merge each day's parts into one file; returns how many days were compacted."""
+        """Merge each day's parts (each organisation's, in a shared store) into one file; returns how many
+        groups were compacted. On PostgreSQL one node compacts at a time (the others skip the round)."""
         with self.engine.connect() as c:
             days = [r[0] for r in c.execute(select(S.parts.c.day).group_by(S.parts.c.day)
                                             .having(func.count() >= min_parts))]
+        done = 0
         for day in days:
             with self.engine.connect() as c:
                 rows = c.execute(select(S.parts).where(S.parts.c.day == day)).mappings().all()
-            table = pa.concat_tables([pq.read_table(self.root / r["path"], schema=SCHEMA) for r in rows])
+            groups: dict[str, list[Any]] = defaultdict(list)
+            for r in rows:
+                groups[r["path"].rsplit("/", 1)[0]].append(r)
+            for folder, group in groups.items():
+                if len(group) >= min_parts and self._compact_group(folder, day, group):
+                    done += 1
+        return done
+
+    def _compact_group(self, folder: str, day: str, rows: list[Any]) -> bool:
+        with self.engine.begin() as c:
+            if c.dialect.name == "postgresql" and not c.execute(text("SELECT pg_try_advisory_xact_lock(7420003)")).scalar():
+                return False
+            paths = [r["path"] for r in rows]
+            if c.execute(select(func.count()).select_from(S.parts).where(S.parts.c.path.in_(paths))).scalar() != len(paths):
+                return False  # another node compacted them meanwhile
+            table = pa.concat_tables([pq.read_table(self.root / p, schema=SCHEMA) for p in paths])
             table = table.sort_by("@timestamp")
             seq = max(r["seq"] for r in rows)
-            rel = f"events/day={day}/c-{seq:012d}.parquet"
+            rel = f"{folder}/c-{seq:012d}.parquet"
             path = self.root / rel
             tmp = path.with_suffix(".tmp")
             pq.write_table(table, tmp, compression="zstd", compression_level=self.level, row_group_size=256_000)
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
             os.replace(tmp, path)
-            ts = table.column("@timestamp")
-            with self.engine.begin() as c:
-                c.execute(delete(S.parts).where(S.parts.c.path.in_([r["path"] for r in rows])))
-                c.execute(insert(S.parts).values(path=rel, day=day, seq=seq, rows=table.num_rows,
-                                                 bytes=path.stat().st_size,
-                                                 min_ts=min(r["min_ts"] for r in rows), max_ts=max(r["max_ts"] for r in rows)))
-            del ts
-            for r in rows:
-                if r["path"] != rel:
-                    (self.root / r["path"]).unlink(missing_ok=True)
-        return len(days)
+            c.execute(delete(S.parts).where(S.parts.c.path.in_(paths)))
+            c.execute(insert(S.parts).values(path=rel, day=day, seq=seq, rows=table.num_rows, bytes=path.stat().st_size,
+                                             min_ts=min(r["min_ts"] for r in rows), max_ts=max(r["max_ts"] for r in rows)))
+        for p in paths:
+            if p != rel:
+                (self.root / p).unlink(missing_ok=True)
+        return True
 
     def apply_retention(self, max_age_days: int, now_us: int | None = None) -> int:
         """Delete event files older than the cut-off; the daily rollups are kept. Returns files removed."""

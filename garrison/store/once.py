@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Engine, delete, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from garrison.store import state as S
+from garrison.store.upsert import upsert as _upsert
 
 CHUNK = 500
 
@@ -32,22 +32,6 @@ def seen(engine: Engine, stream: str, ids: Iterable[str]) -> set[str]:
                                                          S.seen_records.c.record_id.in_(ids[i:i + CHUNK]))
             out.update(r[0] for r in c.execute(q))
     return out
-
-
-def _upsert(c: Any, table: Any, rows: list[dict[str, Any]], keys: list[str], update: list[str]) -> None:
-    if not rows:
-        return
-    if c.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(table)
-    else:
-        stmt = sqlite_insert(table)
-    if update:
-        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={k: stmt.excluded[k] for k in update})
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-    c.execute(stmt, rows)
 
 
 def remember(c: Any, pairs: Iterable[tuple[str, str]]) -> None:

@@ -371,23 +371,7 @@ def open_state(url_or_dir: str | Path) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     from garrison.store import state_awareness, state_cluster  # noqa: F401 - their tables join the metadata
+    from garrison.store.migrate import upgrade
 
-    metadata.create_all(engine)
-    _add_new_columns(engine)
+    upgrade(engine)
     return engine
-
-
-def _add_new_columns(engine: Engine) -> None:
-    """Columns added to a table after a data directory was created: added in place (nullable, no default).
-
-    Enough for additive changes; a change that rewrites data would need a real migration tool."""
-    from sqlalchemy import inspect, text
-
-    insp = inspect(engine)
-    with engine.begin() as c:
-        for table in metadata.sorted_tables:
-            have = {col["name"] for col in insp.get_columns(table.name)}
-            for col in table.columns:
-                if col.name not in have and col.nullable:
-                    ddl = col.type.compile(dialect=engine.dialect)
-                    c.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{col.name}" {ddl}'))

@@ -11,7 +11,16 @@ import httpx
 
 from garrison.model import RawRecord
 
-__all__ = ["MemorySink", "MemorySource", "free_port", "wait_ready"]
+__all__ = ["MemorySink", "MemorySource", "free_port", "stop_process", "wait_ready"]
+
+
+def stop_process(proc: Any, timeout: float = 10) -> None:
+    """Terminate a server process the tests started; kill it if it does not stop in time."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired: it would not stop
+        proc.kill()
 
 
 def free_port() -> int:

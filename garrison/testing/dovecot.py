@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from garrison.testing import stop_process
 from garrison.testing.tls import make_tls
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
@@ -71,11 +72,7 @@ class Dovecot:
     proc: subprocess.Popen[bytes]
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def log(self) -> str:

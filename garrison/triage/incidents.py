@@ -20,6 +20,7 @@ from garrison.model.batch import Batch
 from garrison.model.detection import LEVELS, Detection
 from garrison.store import state as S
 from garrison.store.records import audit
+from garrison.store.upsert import upsert
 from garrison.triage.risk import LEVEL_POINTS, POST_COMPROMISE, RiskModel, entities_of, failed, on_estate, tactics_of
 
 OPEN = ("new", "investigating", "contained")
@@ -183,11 +184,10 @@ class TriageStage:
 
     @staticmethod
     def _link(c: Any, iid: int, d: Detection, ents: list[tuple[str, str]]) -> None:
-        c.execute(insert(S.incident_detections).prefix_with("OR IGNORE", dialect="sqlite")
-                  .values(incident_id=iid, detection_id=d.extra["id"]))
-        for kind, value in ents:
-            c.execute(insert(S.incident_entities).prefix_with("OR IGNORE", dialect="sqlite")
-                      .values(incident_id=iid, kind=kind, value=value))
+        upsert(c, S.incident_detections, [{"incident_id": iid, "detection_id": d.extra["id"]}],
+               ["incident_id", "detection_id"])
+        upsert(c, S.incident_entities, [{"incident_id": iid, "kind": k, "value": v} for k, v in dict.fromkeys(ents)],
+               ["incident_id", "kind", "value"])
 
 
 class _RiskRows:
