@@ -34,10 +34,12 @@ demo: install
 # auditd, whose ausearch is the reference the audit-log parser is checked against (the daemon is not used);
 # tshark, which reads packet captures (the OTRF network recordings) into Zeek-shaped records; dovecot-imapd, the IMAP
 # server the reported-phishing tests start on loopback (garrison/testing/dovecot.py; the system's instance is not used).
+# postgresql, nats-server (JetStream) and default-jre-headless (for pyspark's local[2]) are the scale-out engines the
+# tests start in throwaway folders (garrison/testing/servers.py); the system's instances are not used.
 # CrowdSec itself is unpacked into .ci/crowdsec, not installed (its installer registers with the central API,
 # which fails offline); the ban comparison replays a log through it.
 DEBS = crowdsec-custom-bouncer poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
-       chromium fail2ban auditd tshark dovecot-imapd
+       chromium fail2ban auditd tshark dovecot-imapd postgresql nats-server default-jre-headless
 CROWDSEC = .ci/crowdsec/usr/bin/crowdsec
 $(CROWDSEC):
 	@cd .ci && (apt-get download crowdsec >/dev/null 2>&1 || (apt-get update -qq && apt-get download crowdsec)) \

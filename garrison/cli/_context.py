@@ -31,7 +31,7 @@ class Context:
     def store(self) -> EventStore:
         s = self.config.store
         return EventStore(self.config.data_path, self.engine, s.compression_level, s.write_compression_level,
-                          s.quarantine_raw_bytes)
+                          s.quarantine_raw_bytes, by_org=s.by_organization)
 
 
 console = Console(stderr=True)

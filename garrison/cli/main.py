@@ -45,7 +45,7 @@ def cli(ctx: click.Context, config_path: str | None, data_dir: str | None, verbo
     """Garrison: security operations for organisations with a small team and many attackers."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("weasyprint", "fontTools"):  # their INFO is a log of every typesetting step
+    for noisy in ("weasyprint", "fontTools", "alembic"):  # their INFO is a log of every step (typesetting, plugins)
         logging.getLogger(noisy).setLevel(logging.ERROR)
     ctx.obj = make_context(config_path, data_dir)
 

@@ -139,6 +139,8 @@ class Pipeline:
                 ev["host.name"] = meta["host"]
             if meta.get("peer"):
                 ev["observer.ip"] = meta["peer"]
+            if meta.get("partition") is not None:  # from the bus: a worker rebuilding its state reads these back
+                ev["garrison.partition"] = int(meta["partition"])
             if meta.get("record_id") is not None:  # a pulled record: stored once (the "once" stage)
                 ev["garrison.record_id"] = str(meta["record_id"])
                 ev["garrison.stream"] = str(meta.get("stream") or rec.source)

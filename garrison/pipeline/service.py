@@ -116,6 +116,9 @@ class Service:
         """Syslog: fsynced within 0.2 s by the syncer."""
         return self.wal.append([encode_record(r) for r in records], sync=False)
 
+    def _build_sources(self) -> list[Source]:
+        return build_sources(self.cfg, Sinks(self.stream_sink, self.durable_sink))
+
     def _new_processor(self) -> Processor:
         s = self.cfg.store
         pipeline = build_live_pipeline(self.cfg, self.engine, self.notifier)
@@ -182,7 +185,7 @@ class Service:
         self.processor.start()
         self.components["processor"].state = "running"
         host, _, port = cfg.ingest.http.rpartition(":")
-        self.sources = build_sources(cfg, Sinks(self.stream_sink, self.durable_sink))
+        self.sources = self._build_sources()
         for src in self.sources:
             self.components[src.name] = Component(src.name)
             await src.start()

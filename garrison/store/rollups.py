@@ -12,14 +12,11 @@ from sqlalchemy import delete, insert, update
 from garrison.model.detection import Detection
 from garrison.model.time import day_of
 from garrison.store import state as S
+from garrison.store.upsert import upsert
 
 def bump(c: Any, table: Any, counts: Counter[Any], keys: tuple[str, ...]) -> None:
-    for values, n in counts.items():
-        key = dict(zip(keys, values))
-        res = c.execute(update(table).where(*[getattr(table.c, k) == v for k, v in key.items()])
-                        .values(n=table.c.n + n))
-        if res.rowcount == 0:
-            c.execute(insert(table).values(**key, n=n))
+    """Add ``counts`` to the rollup rows (made when missing), in one statement."""
+    upsert(c, table, [{**dict(zip(keys, values)), "n": n} for values, n in counts.items()], list(keys), add=["n"])
 
 
 def count_attempts(c: Any, detections: Sequence[Detection], rows: list[dict[str, Any]], now: int) -> None:

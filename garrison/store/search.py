@@ -127,3 +127,23 @@ def iter_events(store: EventStore, since_us: int, until_us: int, batch: int = 50
                 yield from_row(dict(zip(names, row)))
     finally:
         con.close()
+
+
+def partition_tail(store: EventStore, partitions: list[int], window_us: int) -> list[Event]:
+    """A scaled-out store's recent events of some bus partitions, in the order they were stored: those within
+    ``window_us`` of event time before the newest of them. A worker replays them to rebuild its state."""
+    files = store.files()
+    if not files or not partitions:
+        return []
+    con = duckdb.connect()
+    try:
+        rel = _relation(con, files)
+        part = "TRY_CAST(json_extract_string(extra, '$.\"garrison.partition\"') AS INTEGER)"
+        cur = con.execute(f"WITH tail AS (SELECT * FROM {rel} WHERE {part} IN (SELECT unnest(?))) "
+                          'SELECT * FROM tail WHERE epoch_us("@timestamp") >= '
+                          '(SELECT max(epoch_us("@timestamp")) FROM tail) - ? ORDER BY "event.id"',
+                          [partitions, window_us])
+        names = [d[0] for d in cur.description]
+        return [from_row(dict(zip(names, row))) for row in cur.fetchall()]
+    finally:
+        con.close()

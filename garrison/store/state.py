@@ -370,7 +370,7 @@ def open_state(url_or_dir: str | Path) -> Engine:
     engine = create_engine(s, future=True, poolclass=NullPool) if s.startswith("sqlite") else create_engine(s, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    from garrison.store import state_awareness, state_cluster  # noqa: F401 - their tables join the metadata
+    from garrison.store import state_awareness, state_bus, state_cluster  # noqa: F401 - their tables join the metadata
     from garrison.store.migrate import upgrade
 
     upgrade(engine)

@@ -48,3 +48,4 @@ cluster_sightings = Table(
     Column("count", Integer, nullable=False),
     Column("incident_at", BigInteger),  # when a cluster incident last named this value
 )
+

@@ -46,6 +46,7 @@ class _Hit:
 class _Group:
     start: int
     hits: deque[_Hit] = field(default_factory=deque)
+    newest: int = 0  # the latest event time among the hits
 
 
 def field_value(ev: dict[str, Any], name: str) -> Any:
@@ -157,6 +158,13 @@ class _Correlation:
                 self.evicted += 1
         else:
             self.groups.move_to_end(key)
+        if g.hits and ts < g.newest:
+            # Out of order (sources that lag, or partitions processed apart): the window is event time, so it
+            # holds the hits within the timespan of the newest; one older than that is outside it.
+            if g.newest - ts > self.span_us:
+                return out
+            g.hits = deque(h for h in g.hits if g.newest - h.ts <= self.span_us)
+        g.newest = max(g.newest, ts)
         g.hits.append(_Hit(ts, ref, self.value(ref, d), d))
         if self._fires_early() and self._holds(g.hits):
             out.append(self._fire(key, g))

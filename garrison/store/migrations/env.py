@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from garrison.store import state, state_awareness, state_cluster  # noqa: F401 - every table joins the metadata
+from garrison.store import state, state_awareness, state_bus, state_cluster  # noqa: F401 - every table joins the metadata
 from garrison.store._meta import metadata
 
 connection = context.config.attributes["connection"]

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from garrison.config.outer import AwarenessConfig, BusConfig, ClusterConfig, ReportingConfig
 from garrison.errors import ConfigError
 
 
@@ -24,6 +25,7 @@ class StoreConfig:
     flush_seconds: float = 1.0  # how often the live pipeline commits a batch
     batch_events: int = 50_000
     quarantine_raw_bytes: int = 64 * 1024  # text kept per quarantined record (with its length and SHA-256)
+    by_organization: bool = False  # events/org=O/day=D/ instead of events/day=D/: a store several organisations share
 
 
 @dataclass(frozen=True)
@@ -260,66 +262,6 @@ class MicrosoftConfig:
 
 
 @dataclass(frozen=True)
-class ReportingConfig:
-    """The mailbox staff forward suspicious mail to, read over IMAP (``garrison.sources.imap``); off until a host is given."""
-    host: str = ""
-    port: int = 993
-    security: str = "tls"  # tls (implicit, port 993) | starttls | none (only on loopback)
-    username: str = ""
-    password_file: str | None = None  # or password_env; never written to logs
-    password_env: str | None = None
-    folder: str = "INBOX"
-    ca_file: str | None = None  # a private CA for the IMAP server
-    poll_seconds: float = 60.0
-    max_message_bytes: int = 25 * 1024 * 1024  # larger reports are quarantined with the reason, not fetched
-    timeout_seconds: float = 30.0
-
-
-@dataclass(frozen=True)
-class AwarenessConfig:
-    """Phishing simulations and training (``garrison/awareness``); see docs/awareness.md."""
-    base_url: str = "http://127.0.0.1:8080"  # where staff's browsers reach the landing and training pages (/t/, /training/)
-    organisation: str = "the council"  # $org in templates
-    from_domain: str = "notices.example"  # the simulations' sending domain (one you own, allow-listed at the gateway)
-    smtp_host: str = ""
-    smtp_port: int = 25
-    smtp_security: str = "none"  # none | starttls | tls
-    smtp_username: str = ""
-    smtp_password_file: str | None = None  # or smtp_password_env; never written to logs
-    smtp_password_env: str | None = None
-    timezone: str = "Europe/London"
-    working_hours: str = "09:00-17:00"  # messages go out only then, Monday to Friday
-    token_days: int = 14  # a recipient's link works this long
-    training_days: int = 14  # to complete an assigned module
-    reminder_days: int = 3  # between reminders of overdue training
-    pass_mark: int = 70  # percent of quiz answers right that completes a module
-    submit_risk: int = 25  # risk a user carries after submitting credentials in a simulation (decays as any risk)
-    trusted_proxies: list[str] = field(default_factory=list)  # reverse proxies whose X-Forwarded-For names the visitor
-    staff: str | None = None  # CSV of everyone (email, name, department), for scheduled training
-    schedule: list[dict[str, Any]] = field(default_factory=list)  # [{module: passwords_mfa, every_days: 365}]: to all staff
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    """The regional cluster (``garrison/cluster``): ``hub`` serves TAXII 2.1 to the members it issued keys to."""
-    role: str = "off"  # off | hub (a hub's own organisation is also a member: give it hub_url, member and key_file too)
-    title: str = "Regional cyber-security cluster"
-    hub_url: str = ""  # a member: where the hub is; garrison serve then pushes and polls every sync_seconds
-    member: str = ""  # our member name on the hub
-    key_file: str | None = None  # the key the hub issued (never in the YAML itself)
-    sync_seconds: float = 60.0
-    share: list[str] = field(default_factory=lambda: ["bans", "phishing"])  # the sharing policy: what leaves us at all
-    tlp: str = "amber"  # TLP 2.0 level of what we share: clear, green, amber, amber+strict, red
-    adopt_bans: bool = True  # other members' banned attackers are banned here too (never our own or partners' ranges)
-    adopt_hours: float = 24.0  # for how long, when the member gave no expiry
-    # public feeds subscribed to: [{name, url, kind: misp|taxii|list, every_hours: 6, expire_days: 7, trust: medium,
-    # user, key_file}]; each is fetched into data/intel/feeds/NAME.csv with its expiry and trust (docs/cluster.md)
-    feeds: list[dict[str, Any]] = field(default_factory=list)
-    max_content_bytes: int = 10 * 1024 * 1024  # one push
-    page_size: int = 500  # objects per TAXII page at most
-
-
-@dataclass(frozen=True)
 class Config:
     data_dir: str = "./garrison-data"
     organization: str = "default"
@@ -340,6 +282,7 @@ class Config:
     reporting: ReportingConfig = field(default_factory=ReportingConfig)
     awareness: AwarenessConfig = field(default_factory=AwarenessConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    bus: BusConfig = field(default_factory=BusConfig)
 
     @property
     def data_path(self) -> Path:
