@@ -196,10 +196,24 @@ def update_cmd(ctx: Context, pkg_name: str | None, url: str | None, from_path: s
 @click.option("--json", "as_json", is_flag=True, help="One detection per line as JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="One detection per line as CSV.")
 @click.option("--min-level", type=click.Choice(LEVELS), default="informational", show_default=True)
-@click.argument("logs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--engine", "query_engine", type=click.Choice(["duckdb", "spark"]),
+              help="Hunt the event store instead of files: DuckDB on this machine, or Spark (a cluster).")
+@click.option("--since", default="30d", show_default=True, help="With --engine: start (24h, 365d, an ISO time, all).")
+@click.option("--until", default=None, help="With --engine: end (default now).")
+@click.option("--spark-master", default="local[2]", show_default=True, help="With --engine spark: the Spark master URL.")
+@click.argument("logs", nargs=-1, type=click.Path(exists=True))
 @pass_ctx
-def hunt(ctx: Context, rule_paths: tuple[str, ...], as_json: bool, as_csv: bool, min_level: str, logs: tuple[str, ...]) -> None:
-    """Run Sigma rules over log files: EVTX, JSON lines, and every format Garrison parses."""
+def hunt(ctx: Context, rule_paths: tuple[str, ...], as_json: bool, as_csv: bool, min_level: str,
+         query_engine: str | None, since: str, until: str | None, spark_master: str, logs: tuple[str, ...]) -> None:
+    """Run Sigma rules over log files (EVTX, JSON lines, every format Garrison parses), or over the stored
+    events with --engine duckdb|spark."""
+    if query_engine:
+        from garrison.cli._hunt_store import hunt_stored
+
+        hunt_stored(ctx, list(rule_paths), query_engine, since, until, spark_master, as_json, min_level)
+        return
+    if not logs:
+        raise click.UsageError("name the log files to hunt through, or hunt the store with --engine duckdb|spark")
     engine = compiled_engine(ctx.config, list(rule_paths))
     for f, reason in engine.errors:
         console.print(f"[yellow]rule not loaded[/]: {f}: {reason}")

@@ -141,7 +141,7 @@ def _ssh_compromise(logs: Logs, org: Org, rng: random.Random, t: int, a: Attack)
 def _m365_takeover(logs: Logs, org: Org, rng: random.Random, t: int, a: Attack) -> None:
     """Password spray, one account falls, and the attacker forwards its mail outside."""
     ip, country = public_ip(rng), rng.choice(ATTACK_COUNTRIES)
-    victims = rng.sample(org.people, 40)
+    victims = rng.sample(org.people, min(40, len(org.people)))
     victim = victims[-1]
     a.entities["ip"].append(ip)
     a.entities["user"].append(victim.upn)
@@ -213,7 +213,7 @@ def _worm_ransomware(logs: Logs, org: Org, rng: random.Random, t: int, a: Attack
     a.entities["ip"].append(victim.ws_ip)
     a.entities["host"].append(ws)
     a.entities["user"].append(victim.name)
-    targets = rng.sample(org.people, 250)
+    targets = rng.sample(org.people, min(250, len(org.people)))  # a small organisation: everyone
     for p in targets:
         t += rng.randrange(50_000, 900_000)
         open_ = rng.random() < 0.1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
 from typing import Any
 
 import ahocorasick
@@ -138,6 +139,11 @@ class SigmaEngine:
         self.rules[info.id] = info
         self.report.loaded += 1
 
+    def prefilters(self) -> list[list[list[tuple[str, str]]] | None]:
+        """Each indexed rule's literal prefilter (None: it can't be narrowed by literals). An event any rule
+        can match satisfies at least one of them: a query engine can skip the rest of the rows."""
+        return [e.compiled.prefilter for b in self._buckets.values() for e in b.entries]
+
     def _index(self, key: IndexKey, entry: _Entry) -> None:
         b = self._buckets[key]
         idx = len(b.entries)
@@ -227,13 +233,11 @@ class SigmaEngine:
                 self._chains[k] = chain
         return chain
 
-    def match(self, ev: dict[str, Any], timestamp: int | None = None) -> list[Detection]:
-        """Base-rule detections for one event (correlations are fed, and returned when they fire).
+    def base_matches(self, ev: dict[str, Any]) -> bool:
+        """Whether any rule (those only correlations read included) matches, without feeding correlations."""
+        return any(hits for _, hits in self._hits(ev))
 
-        ``timestamp`` (epoch us) defaults to the event's ``@timestamp``, read only when a rule matches.
-        """
-        found: list[Detection] = []
-        seen: set[str] | None = None
+    def _hits(self, ev: dict[str, Any]) -> Iterator[tuple[_Bucket, list[int]]]:
         ctx: EvalContext | None = None
         lowered: dict[str, str] = {}
         for b in self._chain(ev):
@@ -257,6 +261,16 @@ class SigmaEngine:
                     if len(b.memo) >= MEMO_SIZE:
                         b.memo.clear()
                     b.memo[memo_key] = hits
+            yield b, hits
+
+    def match(self, ev: dict[str, Any], timestamp: int | None = None) -> list[Detection]:
+        """Base-rule detections for one event (correlations are fed, and returned when they fire).
+
+        ``timestamp`` (epoch us) defaults to the event's ``@timestamp``, read only when a rule matches.
+        """
+        found: list[Detection] = []
+        seen: set[str] | None = None
+        for b, hits in self._hits(ev):
             for i in hits:
                 info = b.entries[i].info
                 if seen is None:
