@@ -65,9 +65,10 @@ test: install test-deps $(AXE)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python .ci/audit.py
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 bench: install
+	$(BIN)/python bench/scale/run.py
 	$(BIN)/python bench/ingest/run.py
 	$(BIN)/python bench/sigma/run.py
 	$(BIN)/python bench/decisions/run.py

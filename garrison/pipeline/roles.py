@@ -94,9 +94,8 @@ class _Watch(threading.Thread):
         self.busy_since: float | None = None
         self.pipeline = type("P", (), {"failures": type("F", (), {"batches": {}, "events": {}})()})()
 
-    def run(self) -> None:
-        while not self._stop_evt.wait(1.0):
-            self.state = "running" if self.bus.connected else "retrying"
+    def run(self) -> None:  # the bus's own state is reported by the node's health (component "bus")
+        self._stop_evt.wait()
 
     def stop(self) -> None:
         self._stop_evt.set()
