@@ -49,4 +49,24 @@ def retention(ctx: Context, days: int | None) -> None:
     out.print(f"removed {n} file(s)")
 
 
+@store.command("rollups")
+@click.option("--engine", "query_engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True)
+@click.option("--spark-master", default="local[2]", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="What was rebuilt, as JSON.")
+@pass_ctx
+def rollups(ctx: Context, query_engine: str, spark_master: str, as_json: bool) -> None:
+    """Rebuild the reports' daily event counts from the stored events (days past retention keep theirs)."""
+    from garrison.cli._context import console, json_line
+    from garrison.pipeline.rebuild import duckdb_counts, replace_counts, spark_counts
+
+    with console.status(f"counting stored events with {query_engine}"):
+        rows = spark_counts(ctx.store, spark_master) if query_engine == "spark" else duckdb_counts(ctx.store)
+        res = replace_counts(ctx.engine, rows)
+    if as_json:
+        json_line({"engine": query_engine, **res})
+        return
+    out.print(f"{res['events']:,} events over {res['days']:,} days counted by {query_engine}: {res['rows']:,} rollup "
+              f"rows, {res['changed']:,} of them different from what was kept")
+
+
 COMMANDS = [store]

@@ -97,5 +97,33 @@ def test_a_simulated_year_gives_the_same_detections_on_duckdb_spark_and_the_live
 
 
 def test_prefilter_literals_are_parameters_never_sql_text(sigma_rules):
-    where, params = duckdb_where(prefilter_terms(SigmaEngine(sigma_rules.rules[:300])))
-    assert params and "'" not in where.replace("'$", "")  # every literal travels as a parameter
+    from garrison.pipeline.hunt_store import _term
+
+    engine = SigmaEngine([r for r in sigma_rules.rules if r.logsource.category == "process_creation"][:300])
+    terms = [[[_term(k, lit) for k, lit in clause] for clause in pre] for pre in engine.prefilters() if pre]
+    where, params = duckdb_where(terms)
+    assert len(params) > 300 and "'" not in where  # every literal travels as a parameter
+    assert any("'" in p or "\\" in p for p in params)  # quotes and backslashes included, harmlessly
+    assert prefilter_terms(engine) is None or len(prefilter_terms(engine) or []) <= len(terms)
+
+
+def test_rollups_rebuilt_by_duckdb_and_spark_are_those_the_commits_kept(regression_store):
+    import json
+
+    from sqlalchemy import delete, select
+
+    from garrison.store import state as S
+
+    store, _, _ = regression_store
+    with store.engine.begin() as c:
+        kept = sorted(tuple(r) for r in c.execute(select(S.daily_counts)))
+        c.execute(delete(S.daily_counts))
+    runner = CliRunner()
+    for name, changed in (("duckdb", len(kept)), ("spark", 0)):
+        r = runner.invoke(cli, ["--data-dir", str(store.root), "store", "rollups", "--engine", name, "--json"],
+                          catch_exceptions=False)
+        assert r.exit_code == 0, r.output[-2000:]
+        res = json.loads(r.output.strip().splitlines()[-1])
+        assert res["engine"] == name and res["rows"] == len(kept) and res["changed"] == changed
+        with store.engine.connect() as c:
+            assert sorted(tuple(x) for x in c.execute(select(S.daily_counts))) == kept
