@@ -67,7 +67,7 @@ def test_sigmahq_regression_data_through_duckdb_and_spark(regression_store):
     assert len(cases) >= 190 and not wrong
 
 
-def test_a_simulated_year_gives_the_same_detections_on_duckdb_spark_and_the_live_engine(tmp_path):
+def test_a_simulated_year_gives_the_same_detections_on_duckdb_and_spark(tmp_path):
     logs, data = tmp_path / "logs", tmp_path / "data"
     garrison = [sys.executable, "-m", "garrison", "--data-dir", str(data)]
     subprocess.run(garrison + ["simulate", "--days", "365", "--staff", "12", "--scale", "0.01", "--serious", "1",
