@@ -29,6 +29,7 @@ from garrison.detect.sigma.engine import SigmaEngine
 from garrison.model import CORE_COLUMNS, Event
 from garrison.model.detection import Detection
 from garrison.store.events import SCHEMA, EventStore, from_row
+from garrison.store.search import span_sql
 
 # (stored column or None for the extra JSON, lower-case literal as stored there)
 Term = tuple[str | None, str]
@@ -95,7 +96,7 @@ def duckdb_matches(store: EventStore, engine: SigmaEngine, since_us: int | None,
     if not files:
         return []
     where, params = duckdb_where(prefilter_terms(engine))
-    span, span_params = _span_sql(since_us, until_us)
+    span, span_params = span_sql(since_us, until_us)
     con = duckdb.connect()
     try:
         con.execute("SET VARIABLE garrison_files = ?", [files])
@@ -111,17 +112,6 @@ def duckdb_matches(store: EventStore, engine: SigmaEngine, since_us: int | None,
         return out
     finally:
         con.close()
-
-
-def _span_sql(since_us: int | None, until_us: int | None) -> tuple[str, list[int]]:
-    parts, params = ["TRUE"], []
-    if since_us is not None:
-        parts.append('epoch_us("@timestamp") >= ?')
-        params.append(since_us)
-    if until_us is not None:
-        parts.append('epoch_us("@timestamp") < ?')
-        params.append(until_us)
-    return " AND ".join(parts), params
 
 
 def _matches_a_rule(engine: SigmaEngine, ev: Event) -> bool:

@@ -19,6 +19,18 @@ class SearchResult:
     events: list[Event]
 
 
+def span_sql(since_us: int | None, until_us: int | None) -> tuple[str, list[Any]]:
+    """A DuckDB condition on "@timestamp" for [since, until), with its parameters (TRUE when unbounded)."""
+    parts, params = ["TRUE"], []
+    if since_us is not None:
+        parts.append('epoch_us("@timestamp") >= ?')
+        params.append(since_us)
+    if until_us is not None:
+        parts.append('epoch_us("@timestamp") < ?')
+        params.append(until_us)
+    return " AND ".join(parts), params
+
+
 def _relation(con: duckdb.DuckDBPyConnection, files: list[str]) -> str:
     con.execute("SET VARIABLE garrison_files = ?", [files])
     return "read_parquet(getvariable('garrison_files'), union_by_name = true)"
@@ -32,15 +44,8 @@ def search(store: EventStore, query: str, since_us: int | None = None, until_us:
     files = store.files(since_us, until_us)
     if not files:
         return SearchResult(0, [])
-    clauses = [where]
-    tparams: list[Any] = []
-    if since_us is not None:
-        clauses.append('epoch_us("@timestamp") >= ?')
-        tparams.append(since_us)
-    if until_us is not None:
-        clauses.append('epoch_us("@timestamp") < ?')
-        tparams.append(until_us)
-    cond = " AND ".join(clauses)
+    span, tparams = span_sql(since_us, until_us)
+    cond = f"{where} AND {span}"
     con = duckdb.connect()
     try:
         rel = _relation(con, files)
