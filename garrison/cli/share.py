@@ -103,7 +103,26 @@ def poll_cmd(ctx: Context, hub: str, member: str, key_file: str, as_json: bool) 
 
 @click.group()
 def cluster() -> None:
-    """The cluster hub's members (on the hub: cluster.role: hub)."""
+    """The regional cluster: the hub's members (cluster.role: hub), a member's exchange."""
+
+
+@cluster.command("sync")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def sync_cmd(ctx: Context, as_json: bool) -> None:
+    """Exchange with the hub now (garrison serve does it every cluster.sync_seconds)."""
+    from garrison.cluster.member import sync
+
+    if not ctx.config.cluster.hub_url:
+        raise click.ClickException("cluster.hub_url is not set: name the hub, cluster.member and cluster.key_file")
+    try:
+        r = sync(ctx.engine, ctx.config)
+    except Exception as e:  # httpx, requests (taxii2-client) and our own errors alike: say which hub
+        raise click.ClickException(f"{ctx.config.cluster.hub_url}: {type(e).__name__}: {e} (is the hub up? check the key)") from e
+    if as_json:
+        json_line(r)
+    else:
+        console.print(", ".join(f"{k} {v:,}" for k, v in r.items()))
 
 
 @cluster.group("members")

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, insert, select, update
 
+from garrison.cluster import chains
 from garrison.cluster.share import _VALUE_OF
 from garrison.errors import GarrisonError
 from garrison.store import state_cluster as C
@@ -30,7 +31,8 @@ SHARED = str(uuid.uuid5(uuid.NAMESPACE_URL, "garrison:cluster:shared"))
 INCIDENTS = str(uuid.uuid5(uuid.NAMESPACE_URL, "garrison:cluster:incidents"))
 COLLECTIONS = {SHARED: ("Shared indicators and sightings", "Attackers, phishing and sightings the members share", True),
                INCIDENTS: ("Cluster incidents", "The same attacker seen by more than one member", False)}
-ALLOWED = {"indicator", "sighting", "identity", "marking-definition", "grouping", "note", "relationship", "observed-data"}
+ALLOWED = {"indicator", "sighting", "identity", "marking-definition", "grouping", "note", "relationship", "observed-data",
+           "attack-pattern"}
 MAX_OBJECTS = 5_000  # per push
 
 
@@ -65,7 +67,8 @@ def iso(us: int) -> str:
     return datetime.fromtimestamp(us / US, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def add_objects(engine: Engine, collection: str, objects: list[Any], member: str) -> dict[str, Any]:
+def add_objects(engine: Engine, collection: str, objects: list[Any], member: str, chain: tuple[int, float, float] = (3, 0.6, 7.0)
+                ) -> dict[str, Any]:
     """A member's push (a TAXII envelope's objects): each STIX 2.1 object of an allowed type is added; the status."""
     import stix2
     from stix2.exceptions import STIXError
@@ -98,6 +101,7 @@ def add_objects(engine: Engine, collection: str, objects: list[Any], member: str
         if rows:
             c.execute(insert(C.cluster_objects), rows)
             _correlate(c, rows, member, now)
+            chains.correlate(c, rows, member, now, INCIDENTS, int(chain[2] * 86400 * US), chain[0], chain[1])
         c.execute(insert(C.cluster_status).values(id=sid, member=member, created_at=now, total=len(objects),
                                                   success=taken, failure=len(objects) - taken, detail=orjson.dumps(refused).decode()))
         audit(c, member, "cluster.push", f"collection:{collection}", {"added": len(rows), "held": taken - len(rows),

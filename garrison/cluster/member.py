@@ -16,6 +16,7 @@ import orjson
 import requests
 from sqlalchemy import Engine, and_, insert, select
 
+from garrison.cluster import chains
 from garrison.cluster.share import _VALUE_OF, collect, keep_bundle, push, read_since, stix_bundle
 from garrison.config import Config, read_secret_from
 from garrison.errors import GarrisonError
@@ -43,6 +44,10 @@ def _push_new(engine: Engine, config: Config, key: str, seen_file: Path) -> int:
     """Only what the hub has not had from us (by id and version), so a quiet day costs one small request."""
     cl = config.cluster
     objs = orjson.loads(stix_bundle(collect(engine, config), config.awareness.organisation, cl.tlp))["objects"]
+    if "incidents" in cl.share:  # sanitised summaries: technique chains only, under keyed ids
+        me, marking = objs[0]["id"], objs[1]["id"]
+        since = int((time.time() - cl.chain_days * 86400) * US)
+        objs += [orjson.loads(o.serialize()) for o in chains.summaries(engine, key, me, marking, cl.chain_min, since)]
     seen = set(seen_file.read_text().split()) if seen_file.exists() else set()
     new = [o for o in objs if f"{o['id']}@{o.get('modified', '')}" not in seen]
     if not [o for o in new if o["type"] not in ("identity", "marking-definition")]:
@@ -70,7 +75,8 @@ def sync(engine: Engine, config: Config) -> dict[str, int]:
     if cl.adopt_bans:
         out["adopted"] = _adopt(engine, config, shared)
     for g in groupings:
-        out["incidents"] += _also_seen(engine, config, g)
+        out["incidents"] += _same_chain(engine, config, key, g) if "technique-chain" in g.get("labels", []) else \
+            _also_seen(engine, config, g)
     if any(out.values()):  # every exchange that moved something is in our audit log too
         with engine.begin() as c:
             audit(c, "cluster", "cluster.sync", f"hub:{cl.hub_url}", out)
@@ -131,6 +137,24 @@ def _also_seen(engine: Engine, config: Config, g: dict[str, Any]) -> int:
         c.execute(insert(S.incident_entities).values(incident_id=iid, kind="ip", value=value))
         audit(c, "cluster", "incident.raise", f"incident:{iid}", {"reason": text})
     comment(engine, int(iid), "cluster", text)
+    return 1
+
+
+def _same_chain(engine: Engine, config: Config, key: str, g: dict[str, Any]) -> int:
+    """A cluster incident on a technique chain naming us: a comment on our incident whose summary it holds."""
+    members = [m.strip() for m in str(g.get("description", "")).removeprefix("Seen at: ").split(",") if m.strip()]
+    me = config.cluster.member
+    if g.get("type") != "grouping" or me not in members:
+        return 0
+    since = int((time.time() - config.cluster.chain_days * 86400) * US)
+    iid = chains.ours(engine, key, [str(r) for r in g.get("object_refs", [])], since)
+    if iid is None:  # our incident is older than the window now: nothing of ours to join
+        log.info("cluster incident %s names us, but none of our recent incidents", g.get("id"))
+        return 0
+    chain = str(g.get("name", "")).rpartition(": ")[2]
+    others = ", ".join(m for m in members if m != me)
+    comment(engine, iid, "cluster", f"Also seen at: {others}, the same attack technique chain ({chain}); "
+                                    f"cluster incident {g.get('id')}")
     return 1
 
 

@@ -56,6 +56,10 @@ class ClusterConfig:
     key_file: str | None = None  # the key the hub issued (never in the YAML itself)
     sync_seconds: float = 60.0
     share: list[str] = field(default_factory=lambda: ["bans", "phishing"])  # the sharing policy: what leaves us at all
+    # (add "incidents" to share sanitised incident summaries: their ATT&CK technique chains, nothing else)
+    chain_min: int = 3  # the hub: techniques two members' chains share, in order, for one cluster incident
+    chain_similarity: float = 0.6  # ... and that share of the longer chain
+    chain_days: float = 7.0  # ... within this many days
     tlp: str = "amber"  # TLP 2.0 level of what we share: clear, green, amber, amber+strict, red
     adopt_bans: bool = True  # other members' banned attackers are banned here too (never our own or partners' ranges)
     adopt_hours: float = 24.0  # for how long, when the member gave no expiry

@@ -121,7 +121,8 @@ def build_taxii_router(config: Config, engine: Engine) -> APIRouter:
             objects = envelope["objects"] if isinstance(envelope, dict) else None
             if not isinstance(objects, list):
                 raise ValueError("an envelope holds a list of objects")
-            st = await run_in_threadpool(hub.add_objects, engine, cid, objects, member)
+            st = await run_in_threadpool(hub.add_objects, engine, cid, objects, member,
+                                        (c.chain_min, c.chain_similarity, c.chain_days))
         except (orjson.JSONDecodeError, KeyError, ValueError) as e:
             return _error(400, "not a TAXII envelope", str(e)[:200])
         except GarrisonError as e:

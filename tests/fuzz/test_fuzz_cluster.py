@@ -34,6 +34,7 @@ def hub_app(tmp_path_factory):
     cfg = load_config(None, data_dir=str(d), cluster={"role": "hub", "max_content_bytes": 100_000})
     engine = open_state(d)
     key = hub.add_member(engine, "fuzzer", "test")
+    hub.add_member(engine, "neighbour", "test")  # summaries are compared across members only
     return TestClient(create_app(cfg, engine, lambda r: 0)), key, engine
 
 
@@ -50,6 +51,30 @@ def test_taxii_pushes(hub_app, body):
     if r.status_code == 202:
         st_ = r.json()
         assert st_["success_count"] + st_["failure_count"] == st_["total_count"]
+
+
+SUMMARY = {"type": "grouping", "spec_version": "2.1", "id": "grouping--3f0a2c4e-1b2d-4c5e-8f9a-0b1c2d3e4f51",
+           "created": "2026-12-01T00:00:00.000Z", "modified": "2026-12-01T00:00:00.000Z", "context": "suspicious-activity",
+           "labels": ["incident-summary"], "object_refs": ["attack-pattern--3f0a2c4e-1b2d-4c5e-8f9a-0b1c2d3e4f52"]}
+PATTERN = {"type": "attack-pattern", "spec_version": "2.1", "id": "attack-pattern--3f0a2c4e-1b2d-4c5e-8f9a-0b1c2d3e4f52",
+           "created": "2026-12-01T00:00:00.000Z", "modified": "2026-12-01T00:00:00.000Z", "name": "T1021",
+           "external_references": [{"source_name": "mitre-attack", "external_id": "T1021"}]}
+
+
+@FUZZ
+@given(poke=st.dictionaries(st.sampled_from(["object_refs", "labels", "name", "modified"]), JSONISH, max_size=3),
+       ext=JSONISH)
+def test_incident_summaries(hub_app, poke, ext):
+    """Technique-chain summaries with hostile references and attack patterns: taken or refused, never a 500."""
+    client, key, _ = hub_app
+    body = json.dumps({"objects": [{**PATTERN, "external_references": ext if isinstance(ext, list) else [ext]},
+                                   {**SUMMARY, **poke}, {**SUMMARY, "id": SUMMARY["id"][:-1] + "3"}]})
+    r = client.post(f"/taxii2/cluster/collections/{hub.SHARED}/objects/", content=body, auth=("fuzzer", key),
+                    headers={"Content-Type": "application/taxii+json;version=2.1"})
+    assert r.status_code == 202, (r.status_code, r.text[:300])
+    # the neighbour's summary is compared with the fuzzer's (pushed straight to the hub's code: its key is not kept)
+    st_ = hub.add_objects(hub_app[2], hub.SHARED, [{**SUMMARY, **poke, "id": SUMMARY["id"][:-1] + "4"}], "neighbour", (1, 0.0, 1.0))
+    assert st_["success_count"] + st_["failure_count"] == 1
 
 
 def test_only_shareable_objects_are_stored(hub_app):
