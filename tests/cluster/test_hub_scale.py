@@ -5,6 +5,7 @@ printed for the closing note, never asserted."""
 from __future__ import annotations
 
 import time
+import uuid
 
 import orjson
 
@@ -76,3 +77,40 @@ def test_one_operator_across_a_range(tmp_path):
     _push(engine, "hospital", "203.0.113.10")
     _push(engine, "airport", "203.0.113.10")
     assert _groupings(engine) == ["The same attacker at 2 members: 203.0.113.10"]
+
+
+def test_fifty_members_technique_chains(tmp_path):
+    """50 members push 15 incident summaries each (a day's worth): random chains of 4-8 techniques, plus one chain
+    every member shares. The common chain is one cluster incident as members join (49), random chains rarely
+    match; the time to compare each push with every other member's summaries is printed."""
+    import random
+
+    import stix2
+
+    from garrison.cluster import chains
+
+    rng = random.Random(22)
+    pool = [f"T{1000 + i}" for i in range(200)]
+    common = ["T1566", "T1204", "T1059", "T1021", "T1003"]
+    engine = open_state(tmp_path)
+    marking = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"
+    pushes = []
+    for m in range(50):
+        me = f"identity--{uuid.uuid5(uuid.NAMESPACE_URL, str(m))}"
+        objs = []
+        for i in range(15):
+            chain = common if i == 0 else rng.sample(pool, rng.randint(4, 8))
+            objs += [stix2.AttackPattern(id=chains.pattern_id(t), name=t, created="2026-01-01T00:00:00.000Z",
+                                         modified="2026-01-01T00:00:00.000Z",
+                                         external_references=[{"source_name": "mitre-attack", "external_id": t}]) for t in chain]
+            objs.append(stix2.Grouping(id=chains.keyed_id(f"key{m}", i), context="suspicious-activity", name="summary",
+                                       object_refs=[chains.pattern_id(t) for t in chain], labels=[chains.LABEL],
+                                       created_by_ref=me, object_marking_refs=[marking]))
+        t = time.perf_counter()
+        hub.add_objects(engine, hub.SHARED, [orjson.loads(o.serialize()) for o in objs], f"member{m:02d}")
+        pushes.append(time.perf_counter() - t)
+    names = [n for n in _groupings(engine) if n.startswith("The same technique chain")]
+    on_common = [n for n in names if n.endswith(" → ".join(common))]
+    assert len(on_common) == 49 and on_common[-1].startswith("The same technique chain at 50 members")
+    print(f"50 members x 15 summaries: a push {sorted(pushes)[25] * 1000:.0f} ms (median), {max(pushes) * 1000:.0f} ms "
+          f"(slowest, against {49 * 15} summaries); {len(names) - len(on_common)} matches among the random chains")
