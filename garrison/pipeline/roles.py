@@ -177,7 +177,12 @@ class WorkerService(_BusService):
             problems.append(f"{waiting:,} messages wait in partitions {sorted(p for p, n in pending.items() if n)} "
                             f"and nothing was committed for {idle:.0f}s")
         if isinstance(w, BusWorker):
+            handed = w.handoffs.waiting(set(w.leases.owned))
+            if handed and time.monotonic() - w.last_take_at > self.cfg.service.max_lag_seconds:
+                problems.append(f"{handed:,} correlation hits handed on by other workers wait, and none were taken "
+                                f"for {time.monotonic() - w.last_take_at:.0f}s")
             body["components"]["processor"].update(records=w.records, owned_partitions=sorted(w.leases.owned),
+                                                   handoffs_waiting=handed, handoffs_taken=w.handoffs.taken,
                                                    replayed=w.replayed,
                                                    live_workers=w.leases.live, pending_messages=pending,
                                                    lost_leases=w.lost_leases)

@@ -24,7 +24,9 @@ from sqlalchemy import Engine, select, update
 
 from garrison.model import RawRecord, Reject
 from garrison.model.batch import Batch
-from garrison.pipeline.guard import describe
+from garrison.pipeline import handoff
+from garrison.pipeline.guard import describe, run_stage
+from garrison.pipeline.handoff import Handoffs, correlation_of
 from garrison.pipeline.pipeline import Pipeline
 from garrison.pipeline.processor import TRANSIENT
 from garrison.pipeline.runner import commit_batch
@@ -128,7 +130,8 @@ class BusWorker(threading.Thread):
                  retry_max_seconds: float = 30.0, warm_minutes: float = 1440.0):
         super().__init__(name="garrison-worker", daemon=True)
         self.build, self.store, self.bus, self.leases = build, store, bus, leases
-        self.pipeline = build()
+        self.handoffs = Handoffs(leases.engine, leases.partitions)
+        self.pipeline = self._routed()
         self.warm_minutes = warm_minutes
         self.replayed = 0
         self.batch_records, self.retry_max = batch_records, retry_max_seconds
@@ -139,12 +142,21 @@ class BusWorker(threading.Thread):
         self.commits = self.retries = self.quarantined_crashes = self.records = self.lost_leases = 0
         self.offset = 0  # no WAL: kept for the health page's shape
         self.busy_since: float | None = None
-        self.heartbeat = self.last_commit_at = time.monotonic()
+        self.heartbeat = self.last_commit_at = self.last_take_at = time.monotonic()
         self._following: set[int] = set()
         self._stale = False
+        self._takes = 0
 
     def stop(self) -> None:
         self._stop_evt.set()
+
+    def _routed(self) -> Pipeline:
+        """A new pipeline whose correlations not grouped by the partition key hand their hits on (handoff.py)."""
+        p = self.build()
+        corr = correlation_of(p)
+        if corr is not None:
+            corr.hand_off_unless("source.ip")
+        return p
 
     def run(self) -> None:
         self.state = "running"
@@ -162,6 +174,8 @@ class BusWorker(threading.Thread):
                     self._handle(deliveries)
                     log.debug("batch: %d messages, fetched in %.3fs, handled in %.3fs", len(deliveries), t1 - t0,
                               time.perf_counter() - t1)
+                if not self._stale:
+                    self._take()
             self.state = "stopped"
         except BaseException as e:  # the supervisor restarts it, or stops the server
             log.exception("worker failed")
@@ -193,6 +207,7 @@ class BusWorker(threading.Thread):
             log.info("worker %s owns partitions %s of %d (live workers: %s)", self.leases.name, sorted(owned),
                      self.leases.partitions, ", ".join(self.leases.live))
             self.bus.own(owned)
+            self.handoffs.load_marks(owned)
             if owned - self._following:
                 self._stale = True
             self._following = owned
@@ -204,11 +219,10 @@ class BusWorker(threading.Thread):
         running the stored tail of these partitions through a new pipeline's stages (detections discarded,
         nothing stored). Also after a batch was given up, whose records the old state had already counted."""
         from garrison.pipeline.components import OnceStage
-        from garrison.pipeline.guard import run_stage
         from garrison.store.search import partition_tail
 
         t0 = time.perf_counter()
-        self.pipeline = self.build()
+        self.pipeline = self._routed()
         window = self.warm_minutes * 60_000_000
         for st in self.pipeline.stages:
             corr = getattr(getattr(st, "engine", None), "correlation", None)
@@ -220,6 +234,14 @@ class BusWorker(threading.Thread):
             for st in self.pipeline.stages:
                 if not isinstance(st, OnceStage):
                     run_stage(st, batch, self.pipeline.failures)
+        corr = correlation_of(self.pipeline)
+        if corr is not None:  # the correlations kept here for other partitions' hits: those read already
+            corr.handed.clear()
+            old = self.handoffs.read(partitions, upto=True)
+            newest = max((r.ts for r in old), default=0)
+            self.handoffs.feed(corr, [r for r in old if r.ts >= newest - window])
+            corr.handed.clear()
+            self.handoffs.load_marks(partitions)
         self.replayed += len(events)
         self._stale = False
         log.info("worker %s replayed %d stored events of partitions %s in %.1fs to rebuild its state",
@@ -250,11 +272,50 @@ class BusWorker(threading.Thread):
         self.records += len(records)
         self.last_commit_at = time.monotonic()
 
+    def _take(self) -> None:
+        """Hits other workers handed on for correlations whose groups this worker's partitions own: fed in
+        event-time order; what fires is triaged and committed with how far it read."""
+        corr = correlation_of(self.pipeline)
+        owned = set(self._following)
+        if corr is None or not owned:
+            return
+        got = self.handoffs.read(owned)
+        if not got:
+            self.last_take_at = time.monotonic()
+            return
+        corr.handed.clear()
+        batch = Batch([], [], detections=self.handoffs.feed(corr, got))
+        marks = self.handoffs.advance(got)
+        for st in self.pipeline.stages:
+            run_stage(st, batch, self.pipeline.failures)
+        handed, parts = list(corr.handed), {r.partition for r in got}
+        corr.handed.clear()
+        self._takes += 1
+        keep = max(r.ts for r in got) - int(self.warm_minutes * 60_000_000) if self._takes % 20 == 0 else None
+        batch.in_commit[:0] = [lambda c: self.leases.check(c, parts), lambda c: handoff.write(c, handed, self.leases.partitions),
+                               lambda c: Handoffs.save(c, {p: marks[p] for p in parts}, keep)]
+        try:
+            commit_batch(self.store, batch)
+        except Exception as e:  # noqa: BLE001 - lease lost or the database away: rebuilt and read again
+            log.warning("hand-offs of partitions %s not committed (%s); read again after a rebuild", sorted(parts), describe(e))
+            self._stale = True
+            self._stop_evt.wait(0.5)
+            return
+        self.handoffs.marks = marks
+        self.last_take_at = time.monotonic()
+
     def _commit(self, records: list[RawRecord | Reject], partitions: set[int]) -> None:
         t0 = time.perf_counter()
+        corr = correlation_of(self.pipeline)
+        if corr is not None:
+            corr.handed.clear()
         batch = self.pipeline.process(records)
         log.debug("processed %d records in %.3fs", len(records), time.perf_counter() - t0)
         batch.in_commit.insert(0, lambda c: self.leases.check(c, partitions))
+        if corr is not None and corr.handed:
+            handed = list(corr.handed)
+            corr.handed.clear()
+            batch.in_commit.append(lambda c: handoff.write(c, handed, self.leases.partitions))
         delay = 0.5
         while True:
             try:

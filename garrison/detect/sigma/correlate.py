@@ -231,12 +231,39 @@ class CorrelationEngine:
             for ref in corr.refs:
                 self._by_ref.setdefault(ref, []).append(corr)
         self._names = {(c.info.name or c.info.id): c for c in self.correlations}
+        self._by_id = {c.info.id: c for c in self.correlations}
+        self._elsewhere: set[int] = set()
+        self.handed: list[tuple[_Correlation, str, Detection]] = []
+
+    def hand_off_unless(self, field: str) -> list[str]:
+        """Scale-out: correlations not grouped by ``field`` (the bus's partition key) are kept by the owner of their
+        group's partition, not here. Their hits collect in ``handed`` for the commit to pass on; ``take`` feeds
+        them on the owner. Returns those correlations' ids."""
+        moved = [c for c in self.correlations if field not in c.group_by]
+        self._elsewhere = {id(c) for c in moved}
+        return [c.info.id for c in moved]
+
+    def _feed(self, corr: _Correlation, ref: str, d: Detection) -> list[Detection]:
+        if id(corr) in self._elsewhere:
+            self.handed.append((corr, ref, d))
+            return []
+        return corr.feed(ref, d)
+
+    def take(self, correlation_id: str, ref: str, d: Detection) -> list[Detection]:
+        """A hit handed over by another worker, for a correlation whose group this worker owns."""
+        corr = self._by_id.get(correlation_id)
+        if corr is None:  # the rule was removed since: nothing keeps its state
+            return []
+        out: list[Detection] = []
+        for fired in corr.feed(ref, d):
+            out.extend(self._chain(corr, fired))
+        return out
 
     def feed(self, info: Any, d: Detection) -> list[Detection]:
         out: list[Detection] = []
         for ref in {info.id, info.name} - {None}:
             for corr in self._by_ref.get(ref, []):
-                for fired in corr.feed(ref, d):
+                for fired in self._feed(corr, ref, d):
                     out.extend(self._chain(corr, fired))
         return out
 
@@ -246,7 +273,7 @@ class CorrelationEngine:
         out = [] if self._suppressed(corr) else [fired]
         for ref in {corr.info.id, corr.info.name} - {None}:
             for outer in self._by_ref.get(ref, []):
-                for f in outer.feed(ref, fired):
+                for f in self._feed(outer, ref, fired):
                     out.extend(self._chain(outer, f))
         return out
 
