@@ -133,7 +133,7 @@ def _also_seen(engine: Engine, config: Config, g: dict[str, Any]) -> int:
         iid = c.execute(insert(S.incidents).values(
             title=f"Attacker also seen at {', '.join(others)} — {value}"[:512], severity="medium", status="new",
             organization_id=config.organization, created_at=now, updated_at=now, first_seen=now, last_seen=now, raised_at=now,
-            risk=0, reason="the same attacker hit other members of the cluster", title_rank=0)).inserted_primary_key[0]
+            risk=0, reason=chains.CLUSTER_REASON, title_rank=0)).inserted_primary_key[0]
         c.execute(insert(S.incident_entities).values(incident_id=iid, kind="ip", value=value))
         audit(c, "cluster", "incident.raise", f"incident:{iid}", {"reason": text})
     comment(engine, int(iid), "cluster", text)
@@ -181,7 +181,7 @@ def committee_sentence(engine: Engine, start_us: int, end_us: int) -> str | None
     """The committee report's line on the cluster: attackers that also hit our neighbours, bans on their word."""
     with engine.connect() as c:
         shared = c.execute(select(S.incidents.c.id).where(
-            S.incidents.c.reason == "the same attacker hit other members of the cluster",
+            S.incidents.c.reason == chains.CLUSTER_REASON,
             S.incidents.c.created_at >= start_us, S.incidents.c.created_at < end_us)).all()
         joined = c.execute(select(S.incident_comments.c.incident_id).where(
             S.incident_comments.c.author == "cluster", S.incident_comments.c.at >= start_us,
