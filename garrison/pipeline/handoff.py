@@ -14,6 +14,8 @@ own group and value fields; never the original record.
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +28,12 @@ from garrison.store import state_bus as B
 from garrison.store.bus import partition_of
 from garrison.store.upsert import upsert
 
+log = logging.getLogger("garrison.worker")
 KEEP = ("@timestamp", "event.", "organization.", "source.", "destination.", "user.", "host.", "garrison.", "log.file.",
         "http.response.", "observer.", "related.")
 DROP = {"event.original"}
 READ_ROWS = 20_000  # hand-offs read in one go
+REBUILD_ROWS = 500_000  # at most, per partition, to rebuild a taken-over partition's correlations
 
 
 def correlation_of(pipeline: Any) -> CorrelationEngine | None:
@@ -50,6 +54,13 @@ def _slim(ev: dict[str, Any], extra: list[str]) -> dict[str, Any]:
     return out
 
 
+def _json(body: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(body, default=str).decode()
+    except TypeError:  # an integer beyond 64 bits in a hostile record: the standard library writes it
+        return json.dumps(body, default=str)
+
+
 def rows(handed: list[tuple[Any, str, Detection]], partitions: int) -> list[dict[str, Any]]:
     """The hand-off rows of a batch's hits; called inside the commit, when the events have their ids."""
     out = []
@@ -64,12 +75,15 @@ def rows(handed: list[tuple[Any, str, Detection]], partitions: int) -> list[dict
                 "f": [d.source_file, d.source_record],
                 "v": [e.get("event.id") for e in d.evidence] if d.evidence else None}
         out.append({"partition": p, "correlation": corr.info.id[:128], "ref": ref[:256], "ts": int(d.timestamp),
-                    "event": orjson.dumps(body, default=str).decode()})
+                    "event": _json(body)})
     return out
 
 
 def _detection(row: Any) -> tuple[str, str, Detection]:
-    body = orjson.loads(row.event)
+    try:
+        body = orjson.loads(row.event)
+    except orjson.JSONDecodeError:  # written by the standard library (an integer beyond 64 bits), or broken
+        body = json.loads(row.event)
     rid, title, level, tags, kind = body["r"]
     evidence = [{"event.id": i} for i in body["v"]] if body.get("v") else []
     f = body.get("f") or [None, None]
@@ -86,6 +100,7 @@ class Handoffs:
     partitions: int
     marks: dict[int, int] = field(default_factory=dict)
     taken: int = 0
+    unreadable: int = 0
 
     def load_marks(self, owned: set[int]) -> None:
         m = B.bus_handoff_marks.c
@@ -101,17 +116,22 @@ class Handoffs:
             for p in sorted(owned):
                 q = select(B.bus_handoffs).where(h.partition == p)
                 if upto is None:
-                    q = q.where(h.id > self.marks.get(p, 0))
-                else:
+                    out += c.execute(q.where(h.id > self.marks.get(p, 0)).order_by(h.id).limit(READ_ROWS)).all()
+                else:  # rebuilding: the newest of those read
                     q = q.where(h.id <= self.marks.get(p, 0), h.ts >= (since_ts or 0))
-                out += c.execute(q.order_by(h.id).limit(READ_ROWS)).all()
+                    out += reversed(c.execute(q.order_by(h.id.desc()).limit(REBUILD_ROWS)).all())
         return out
 
     def feed(self, corr: CorrelationEngine, got: list[Any]) -> list[Detection]:
         """The hits in event-time order through this worker's correlations; what fires."""
         fired: list[Detection] = []
         for row in sorted(got, key=lambda r: (r.ts, r.id)):
-            cid, ref, d = _detection(row)
+            try:
+                cid, ref, d = _detection(row)
+            except (KeyError, TypeError, ValueError) as e:  # not as we write them
+                self.unreadable += 1
+                log.error("hand-off %s of partition %s is unreadable (%s); skipped", row.id, row.partition, e)
+                continue
             fired += corr.take(cid, ref, d)
         self.taken += len(got)
         return fired

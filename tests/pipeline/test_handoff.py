@@ -7,8 +7,8 @@ crash."""
 from __future__ import annotations
 
 import datetime
+from types import SimpleNamespace
 
-import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -97,5 +97,16 @@ def test_hostile_values_travel(shared_owner, value, user):
           "event.odd": value, "event.original": "x" * 100}
     rows = handoff.rows([(target, "garrison_auth_failure", Detection("r", "t", "low", [], 1, ev))], 8)
     for r in rows:
-        body = orjson.loads(r["event"])
-        assert "event.original" not in body["e"] and 0 <= r["partition"] < 8
+        assert "event.original" not in r["event"] and 0 <= r["partition"] < 8
+        _, _, d = handoff._detection(SimpleNamespace(id=1, **r))  # what the owner reads back
+        assert d.event["user.name"] == user and d.timestamp == 1
+
+
+def test_an_unreadable_hand_off_is_skipped_and_counted(tmp_path):
+    state = open_state(tmp_path / "state")
+    with state.begin() as c:
+        c.execute(B.bus_handoffs.insert(), [{"partition": 1, "correlation": DISTRIBUTED, "ref": "x", "ts": 1, "event": "{not json"},
+                                            {"partition": 1, "correlation": DISTRIBUTED, "ref": "x", "ts": 2, "event": "{}"}])
+    h = handoff.Handoffs(state, 8)
+    h.load_marks({1})
+    assert h.feed(_engine(tmp_path / "o").correlation, h.read({1})) == [] and h.unreadable == 2
