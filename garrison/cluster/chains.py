@@ -123,7 +123,8 @@ def _techniques(c: Any, body: dict[str, Any], known: dict[str, str]) -> list[str
     return [known[r] for r in refs if r in known][:MAX_TECHNIQUES]
 
 
-def _mark(c: Any, key: str, member: str, at: int) -> None:
+def mark(c: Any, key: str, member: str, at: int) -> None:
+    """A member's sighting under ``key`` (an indicator, a range, a chain) in the hub's memory."""
     t = C.cluster_sightings
     old = c.execute(select(t.c.count, t.c.last_seen).where(t.c.value == key, t.c.member == member)).first()
     if old:
@@ -168,7 +169,7 @@ def correlate(c: Any, rows: list[dict[str, Any]], member: str, now: int, collect
         named = {m for m, at in c.execute(select(sights.c.member, sights.c.incident_at).where(sights.c.value == chain_key[:512]))
                  if at is not None and at >= now - window_us}
         for m in everyone:
-            _mark(c, chain_key, m, now)
+            mark(c, chain_key, m, now)
         if set(everyone) <= named:
             continue
         shown = " → ".join(common)

@@ -169,11 +169,7 @@ def _range_of(value: str) -> str | None:
 def _seen(c: Any, key: str, member: str, now: int) -> tuple[list[str], set[str]]:
     """Record a member's sighting under ``key``; who saw it within the window, and who an incident names already."""
     t = C.cluster_sightings
-    old = c.execute(select(t.c.count).where(t.c.value == key, t.c.member == member)).first()
-    if old:
-        c.execute(update(t).where(t.c.value == key, t.c.member == member).values(last_seen=now, count=old[0] + 1))
-    else:
-        c.execute(insert(t).values(value=key, member=member, first_seen=now, last_seen=now, count=1))
+    chains.mark(c, key, member, now)
     seen = c.execute(select(t.c.member, t.c.incident_at).where(t.c.value == key, t.c.last_seen >= now - WINDOW_US)).all()
     return sorted(m for m, _ in seen), {m for m, at in seen if at is not None and at >= now - WINDOW_US}
 

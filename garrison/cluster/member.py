@@ -112,9 +112,14 @@ def _adopt(engine: Engine, config: Config, objs: list[dict[str, Any]]) -> int:
     return n
 
 
+def _members(g: dict[str, Any]) -> list[str]:
+    """The members a cluster incident names ("Seen at: A, B")."""
+    return [m.strip() for m in str(g.get("description", "")).removeprefix("Seen at: ").split(",") if m.strip()]
+
+
 def _also_seen(engine: Engine, config: Config, g: dict[str, Any]) -> int:
     """A cluster incident naming us: joins our open incident about that attacker, or opens one."""
-    members = [m.strip() for m in str(g.get("description", "")).removeprefix("Seen at: ").split(",") if m.strip()]
+    members = _members(g)
     me = config.cluster.member
     if g.get("type") != "grouping" or me not in members:
         return 0
@@ -142,7 +147,7 @@ def _also_seen(engine: Engine, config: Config, g: dict[str, Any]) -> int:
 
 def _same_chain(engine: Engine, config: Config, key: str, g: dict[str, Any]) -> int:
     """A cluster incident on a technique chain naming us: a comment on our incident whose summary it holds."""
-    members = [m.strip() for m in str(g.get("description", "")).removeprefix("Seen at: ").split(",") if m.strip()]
+    members = _members(g)
     me = config.cluster.member
     if g.get("type") != "grouping" or me not in members:
         return 0

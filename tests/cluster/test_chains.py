@@ -23,8 +23,8 @@ from garrison.cluster.hub import INCIDENTS, SHARED, add_objects
 from garrison.store import open_state
 from garrison.store import state_cluster as C
 from tests.cluster.test_taxii import hub  # noqa: F401  (the fixture)
+from tests.conftest import DATA
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 HOST = DATA / "otrf" / "datasets" / "atomic" / "windows" / "lateral_movement" / "host"
 SIGMA = DATA / "sigma" / "rules" / "windows"
 RECORDINGS = {"hospital": "empire_psexec_dcerpc_tcp_svcctl", "airport": "empire_smbexec_dcerpc_smb_svcctl",
@@ -49,8 +49,7 @@ def test_lcs_and_chain_of():
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory):
     """The three recordings imported with SigmaHQ's Windows rules, each into its own data directory (in parallel)."""
-    if not HOST.is_dir() or not SIGMA.is_dir():
-        pytest.skip("the shared OTRF recordings and SigmaHQ rules are needed")
+    assert HOST.is_dir() and SIGMA.is_dir(), f"the shared OTRF recordings and SigmaHQ rules are needed under {DATA}"
     tmp = tmp_path_factory.mktemp("chains")
     cfgs = {}
     for name in RECORDINGS:

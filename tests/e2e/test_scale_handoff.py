@@ -13,7 +13,6 @@ import re
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -22,8 +21,9 @@ from garrison.store import state as S
 from garrison.store import state_bus as B
 from garrison.store.bus import partition_of
 from garrison.testing.scale import deploy, hec_bodies, send
+from tests.conftest import DATA
 
-LOGHUB = Path(__file__).resolve().parents[3] / "shared" / "data" / "loghub" / "OpenSSH" / "OpenSSH_2k.log"
+LOGHUB = DATA / "loghub" / "OpenSSH" / "OpenSSH_2k.log"
 DISTRIBUTED = "9c1e7a52-5d3b-4d4e-9a7f-6a1f0b2c3d12"
 _FAILED = re.compile(r"^(\w{3} +\d+ [\d:]{8}) (\S+ sshd\[\d+\]: Failed password for )(?:invalid user )?\S+( from ([\d.]+) port \d+ ssh2)$")
 
